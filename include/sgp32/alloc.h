@@ -21,7 +21,7 @@ typedef struct sgp32_alloc_hooks {
 /* Install hooks for the whole process; NULL restores malloc/realloc/free. */
 void sgp32_alloc_set_hooks(const sgp32_alloc_hooks *hooks);
 
-void *sgp32_alloc(size_t size);                       /* zero-filled */
+void *sgp32_alloc(size_t size); /* zero-filled */
 void *sgp32_realloc(void *ptr, size_t old_size, size_t new_size);
 void sgp32_free(void *ptr, size_t size);
 
@@ -32,8 +32,8 @@ typedef struct sgp32_arena {
     uint8_t *fixed;            /* caller storage for sgp32_arena_init_fixed */
     size_t fixed_size;
     size_t fixed_used;
-    size_t used;               /* bytes handed out, all chunks */
-    size_t cap;                /* hard cap on bytes handed out */
+    size_t used; /* bytes handed out, all chunks */
+    size_t cap;  /* hard cap on bytes handed out */
 } sgp32_arena;
 
 void sgp32_arena_init(sgp32_arena *arena, size_t cap);

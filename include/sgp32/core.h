@@ -43,23 +43,23 @@ typedef enum sgp32_err {
     SGP32_ERR_ASN1_PRIMITIVE = -113,      /* constructed/primitive bit wrong */
 
     /* crypto and certificates: -200 .. -299 */
-    SGP32_ERR_CRYPTO = -200,            /* the crypto library failed */
-    SGP32_ERR_CRYPTO_BAD_KEY = -201,    /* unparsable or off-curve key */
+    SGP32_ERR_CRYPTO = -200,         /* the crypto library failed */
+    SGP32_ERR_CRYPTO_BAD_KEY = -201, /* unparsable or off-curve key */
     SGP32_ERR_CRYPTO_BAD_SIGNATURE = -202,
     SGP32_ERR_CRYPTO_BAD_MAC = -203,
     SGP32_ERR_CRYPTO_BAD_PADDING = -204,
     SGP32_ERR_CRYPTO_UNSUPPORTED_CURVE = -205,
     SGP32_ERR_CERT_PARSE = -220,
-    SGP32_ERR_CERT_SIGNATURE = -221,      /* certificate signature does not verify */
+    SGP32_ERR_CERT_SIGNATURE = -221, /* certificate signature does not verify */
     SGP32_ERR_CERT_EXPIRED = -222,
     SGP32_ERR_CERT_NOT_YET_VALID = -223,
-    SGP32_ERR_CERT_UNKNOWN_CI = -224,     /* chain does not lead to a trusted CI */
-    SGP32_ERR_CERT_CHAIN = -225,          /* issuer/AKI/SKI linkage broken */
-    SGP32_ERR_CERT_NAME_CONSTRAINT = -226,/* subject outside the EUM's permitted names */
-    SGP32_ERR_CERT_EID_MISMATCH = -227,   /* certificate EID is not the expected one */
-    SGP32_ERR_CERT_POLICY = -228,         /* certificate role policy wrong or missing */
-    SGP32_ERR_CERT_EXTENSION = -229,      /* required extension missing or malformed */
-    SGP32_ERR_EID_CHECK_DIGITS = -230,    /* EID mod 97 != 1 */
+    SGP32_ERR_CERT_UNKNOWN_CI = -224,      /* chain does not lead to a trusted CI */
+    SGP32_ERR_CERT_CHAIN = -225,           /* issuer/AKI/SKI linkage broken */
+    SGP32_ERR_CERT_NAME_CONSTRAINT = -226, /* subject outside the EUM's permitted names */
+    SGP32_ERR_CERT_EID_MISMATCH = -227,    /* certificate EID is not the expected one */
+    SGP32_ERR_CERT_POLICY = -228,          /* certificate role policy wrong or missing */
+    SGP32_ERR_CERT_EXTENSION = -229,       /* required extension missing or malformed */
+    SGP32_ERR_EID_CHECK_DIGITS = -230,     /* EID mod 97 != 1 */
 
     /* storage / platform: -300 .. -399 */
     SGP32_ERR_STORE = -300,
@@ -77,7 +77,7 @@ typedef struct sgp32_bytes {
 } sgp32_bytes;
 
 #define SGP32_BYTES(ptr, n) ((sgp32_bytes){(const uint8_t *)(ptr), (n)})
-#define SGP32_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define SGP32_ARRAY_LEN(a)  (sizeof(a) / sizeof((a)[0]))
 
 bool sgp32_bytes_equal(sgp32_bytes a, sgp32_bytes b);
 

@@ -17,7 +17,7 @@ typedef enum sgp32_curve {
 } sgp32_curve;
 
 enum {
-    SGP32_EC_POINT_LEN = 65,  /* 04 || X || Y */
+    SGP32_EC_POINT_LEN = 65, /* 04 || X || Y */
     SGP32_EC_SCALAR_LEN = 32,
     SGP32_EC_RAW_SIG_LEN = 64, /* r || s */
     SGP32_EC_DER_SIG_MAX = 72,

@@ -24,12 +24,10 @@ static void stderr_sink(void *ctx, const sgp32_log_record *r)
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     const sgp32_log_context *c = r->context;
-    fprintf(stderr, "%s.%03ldZ %-5s %s%s%s%s%s%s%s: %s\n", stamp, ts.tv_nsec / 1000000,
-            level_names[r->level], category_names[r->category],
-            c && c->component ? " " : "", c && c->component ? c->component : "",
-            c && c->eid ? " eid=" : "", c && c->eid ? c->eid : "",
-            c && c->transaction ? " tx=" : "", c && c->transaction ? c->transaction : "",
-            r->message);
+    fprintf(stderr, "%s.%03ldZ %-5s %s%s%s%s%s%s%s: %s\n", stamp, ts.tv_nsec / 1000000, level_names[r->level],
+            category_names[r->category], c && c->component ? " " : "", c && c->component ? c->component : "",
+            c && c->eid ? " eid=" : "", c && c->eid ? c->eid : "", c && c->transaction ? " tx=" : "",
+            c && c->transaction ? c->transaction : "", r->message);
 }
 
 static sgp32_log_sink sink = stderr_sink;
@@ -105,6 +103,5 @@ void sgp32_log_hex(sgp32_log_level level, sgp32_log_category category, const sgp
     char hex[2 * MAX_SHOWN + 1];
     size_t shown = len < MAX_SHOWN ? len : MAX_SHOWN;
     sgp32_hex_encode(data, shown, hex);
-    sgp32_log(level, category, context, "%s (%zu bytes): %s%s", label, len, hex,
-              shown < len ? " ..." : "");
+    sgp32_log(level, category, context, "%s (%zu bytes): %s%s", label, len, hex, shown < len ? " ..." : "");
 }

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "alloc_fail.h"
+#include "sgp32/eid.h"
 #include "sgp32/fsm.h"
 #include "sgp32/log.h"
 #include "sgp32/text.h"
@@ -23,7 +24,7 @@ static void arena_respects_cap_and_alignment(void **state)
     assert_non_null(q);
     assert_int_equal((uintptr_t)q % _Alignof(max_align_t), 0);
     assert_true(q >= p + 3);
-    assert_null(sgp32_arena_alloc(&a, 5000)); /* over the cap */
+    assert_null(sgp32_arena_alloc(&a, 5000));     /* over the cap */
     assert_non_null(sgp32_arena_alloc(&a, 3000)); /* a second chunk within the cap */
     sgp32_arena_free(&a);
     assert_int_equal(a.used, 0);
@@ -204,6 +205,29 @@ static void every_error_has_a_name(void **state)
     assert_string_equal(sgp32_err_str(SGP32_ERR_ASN1_INDEFINITE), "asn1: indefinite length is not DER");
 }
 
+static void eid_check_digits(void **state)
+{
+    (void)state;
+    uint8_t eid[SGP32_EID_LEN];
+    /* SGP.26 test eUICC and a conformance-test EID are both valid. */
+    assert_int_equal(sgp32_eid_from_text("89049032123451234512345678901235", eid), SGP32_OK);
+    assert_int_equal(eid[0], 0x89);
+    assert_int_equal(eid[15], 0x35);
+    assert_int_equal(sgp32_eid_check(eid), SGP32_OK);
+    assert_int_equal(sgp32_eid_from_text("89882119900000000000000000000005", eid), SGP32_OK);
+    /* One digit changed breaks the check. */
+    assert_int_equal(sgp32_eid_from_text("89049032123451234512345678901236", eid),
+                     SGP32_ERR_EID_CHECK_DIGITS);
+    assert_int_equal(sgp32_eid_from_text("8904903212345123451234567890123", eid), SGP32_ERR_BAD_TEXT);
+    assert_int_equal(sgp32_eid_from_text("8904903212345123451234567890123A", eid), SGP32_ERR_BAD_TEXT);
+    char digits[] = "89049032123451234512345678901299";
+    assert_int_equal(sgp32_eid_set_check_digits(digits), SGP32_OK);
+    assert_string_equal(digits, "89049032123451234512345678901235");
+    char text[SGP32_EID_DIGITS + 1];
+    uint8_t bad[SGP32_EID_LEN] = {0x8A};
+    assert_int_equal(sgp32_eid_to_text(bad, text), SGP32_ERR_BAD_TEXT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +239,7 @@ int main(void)
         cmocka_unit_test(hex_and_base64_round_trip_and_reject),
         cmocka_unit_test(log_levels_and_sink),
         cmocka_unit_test(every_error_has_a_name),
+        cmocka_unit_test(eid_check_digits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
