@@ -3,8 +3,9 @@
 #   make test   - set up, build, and run every test: normal build, ASan+UBSan build, fuzz smoke, lint
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+SPEC ?= ../shared/spec
 
-.PHONY: all bootstrap build build-asan build-fuzz test test-unit test-asan test-fuzz lint format demo clean
+.PHONY: asn1-types all bootstrap build build-asan build-fuzz test test-unit test-asan test-fuzz lint format demo clean
 
 all: build
 
@@ -49,3 +50,8 @@ demo: build
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# Regenerate the ASN.1 type tables from the schema (committed; a test checks they are current).
+asn1-types:
+	python3 scripts/asn1gen.py $(SPEC)/asn1 include/sgp32/asn1_types.h lib/asn1/asn1_types.c
+	clang-format -i include/sgp32/asn1_types.h lib/asn1/asn1_types.c
