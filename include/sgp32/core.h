@@ -60,6 +60,7 @@ typedef enum sgp32_err {
     SGP32_ERR_CERT_POLICY = -228,          /* certificate role policy wrong or missing */
     SGP32_ERR_CERT_EXTENSION = -229,       /* required extension missing or malformed */
     SGP32_ERR_EID_CHECK_DIGITS = -230,     /* EID mod 97 != 1 */
+    SGP32_ERR_CERT_HOST_MISMATCH = -231,   /* TLS certificate is not for the expected host */
 
     /* storage / platform: -300 .. -399 */
     SGP32_ERR_STORE = -300,

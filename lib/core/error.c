@@ -47,6 +47,7 @@ const char *sgp32_err_str(int err)
     case SGP32_ERR_CERT_POLICY: return "certificate: wrong or missing role policy";
     case SGP32_ERR_CERT_EXTENSION: return "certificate: required extension missing or malformed";
     case SGP32_ERR_EID_CHECK_DIGITS: return "EID check digits wrong";
+    case SGP32_ERR_CERT_HOST_MISMATCH: return "certificate: not issued for this host name";
     case SGP32_ERR_STORE: return "storage error";
     case SGP32_ERR_STORE_CORRUPT: return "stored state is corrupt";
     case SGP32_ERR_STORE_VERSION: return "stored state has an unsupported version";

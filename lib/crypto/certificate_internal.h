@@ -1,0 +1,35 @@
+/*
+ * Private glue between the certificate files of lib/crypto and OpenSSL:
+ * ASN1_TIME <-> int64 unix seconds, whole-DER decoding, signature checks and
+ * the GSMA OIDs. Keys go through crypto_internal.h like everywhere else in
+ * lib/crypto. Not installed, not for use outside lib/crypto.
+ */
+#ifndef SGP32_CERTIFICATE_INTERNAL_H
+#define SGP32_CERTIFICATE_INTERNAL_H
+
+#include "crypto_internal.h" /* first: it hides the OpenSSL APIs 3.0 deprecates */
+
+#include <openssl/asn1.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "sgp32/certificate.h"
+
+/* id-rspRole 2.23.146.1.2.1 (SGP.22 RSPDefinitions) and its extensions. */
+#define SGP32_CERTI_OID_ROLE_PREFIX    "2.23.146.1.2.1."
+#define SGP32_CERTI_OID_EUM_V2         "2.23.146.1.2.1.0.0.0"
+#define SGP32_CERTI_OID_PERMITTED_EINS "2.23.146.1.2.2.0"
+
+/* ASN1_TIME (UTCTime or GeneralizedTime) -> unix seconds. */
+int sgp32_certi_time_to_unix(const ASN1_TIME *t, int64_t *out);
+/* unix seconds (years 1950 .. 9999) -> ASN1_TIME in the RFC 5280 form (UTCTime before 2050). */
+ASN1_TIME *sgp32_certi_time_from_unix(int64_t t);
+
+/* d2i a whole DER certificate; NULL when it does not parse or has trailing bytes. */
+X509 *sgp32_certi_x509_from_der(const uint8_t *der, size_t len);
+
+/* The certificate's ecdsa-with-SHA256 signature verifies under issuer_key:
+ * SGP32_OK, SGP32_ERR_CERT_SIGNATURE (also for another algorithm). */
+int sgp32_certi_check_signature(X509 *x, const sgp32_ec_public_key *issuer_key);
+
+#endif

@@ -1,0 +1,442 @@
+/*
+ * Parse an eSIM certificate into sgp32_certificate (include/sgp32/certificate.h).
+ *
+ * SGP.22 §4.5 fixes what the RSP certificates carry: the role as a critical
+ * certificatePolicies OID 2.23.146.1.2.1.x, SKI/AKI for chain building (CI
+ * PKID = CI SKI), the SM-DP+ OID as SAN registeredID, the EID as the eUICC
+ * subject serialNumber and, in the EUM, the permitted EID range as critical
+ * nameConstraints (variant O) or the permittedEins extension (newer variants).
+ * We extract exactly those facts into a plain struct so the checks of
+ * certificate_verify.c (and callers outside lib/crypto) need no OpenSSL type.
+ * Parsing judges nothing: a wrong role or an expired date is the verifier's call.
+ */
+#include <string.h>
+
+#include "certificate_internal.h"
+
+#include <openssl/x509v3.h>
+
+static const char *const role_names[] = {"ci",      "euicc", "eum",    "dp-tls",
+                                         "dp-auth", "dp-pb", "ds-tls", "ds-auth"};
+
+const char *sgp32_cert_role_name(sgp32_cert_role role)
+{
+    if (role >= SGP32_CERT_ROLE_CI && role <= SGP32_CERT_ROLE_DS_AUTH)
+        return role_names[role];
+    return "none";
+}
+
+int sgp32_cert_role_from_name(const char *name, sgp32_cert_role *role)
+{
+    if (!name || !role)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    for (size_t i = 0; i < SGP32_ARRAY_LEN(role_names); i++) {
+        if (strcmp(name, role_names[i]) == 0) {
+            *role = (sgp32_cert_role)i;
+            return SGP32_OK;
+        }
+    }
+    if (strcmp(name, "none") == 0) {
+        *role = SGP32_CERT_ROLE_NONE;
+        return SGP32_OK;
+    }
+    return SGP32_ERR_INVALID_ARGUMENT;
+}
+
+/* Copy an ASN1 string as UTF-8 text; embedded NULs and overlong values are parse errors. */
+static int copy_string(const ASN1_STRING *s, char *out, size_t out_size, int err)
+{
+    unsigned char *utf8 = NULL;
+    int n = ASN1_STRING_to_UTF8(&utf8, s);
+    if (n < 0)
+        return err;
+    int rc = SGP32_OK;
+    if ((size_t)n >= out_size || memchr(utf8, 0, (size_t)n))
+        rc = err;
+    else {
+        memcpy(out, utf8, (size_t)n);
+        out[n] = '\0';
+    }
+    OPENSSL_free(utf8);
+    return rc;
+}
+
+static int parse_name(const X509_NAME *name, sgp32_cert_name *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < X509_NAME_entry_count(name); i++) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+        char *field;
+        switch (OBJ_obj2nid(X509_NAME_ENTRY_get_object(e))) {
+        case NID_countryName: field = out->country; break;
+        case NID_organizationName: field = out->organization; break;
+        case NID_organizationalUnitName: field = out->organizational_unit; break;
+        case NID_commonName: field = out->common_name; break;
+        case NID_serialNumber: field = out->serial_number; break;
+        default: continue;
+        }
+        /* A second O or serialNumber would make the name constraint check ambiguous. */
+        if (field[0] != '\0')
+            return SGP32_ERR_CERT_PARSE;
+        int rc = copy_string(X509_NAME_ENTRY_get_data(e), field, SGP32_CERT_TEXT_MAX, SGP32_ERR_CERT_PARSE);
+        if (rc)
+            return rc;
+        if (field[0] == '\0')
+            return SGP32_ERR_CERT_PARSE;
+    }
+    return SGP32_OK;
+}
+
+/* Decode one extension by NID: *value NULL when absent, SGP32_ERR_CERT_EXTENSION
+ * when it is repeated or does not decode. */
+static int get_ext(const X509 *x, int nid, void **value, int *critical)
+{
+    int crit = -1;
+    *value = X509_get_ext_d2i(x, nid, &crit, NULL);
+    if (critical)
+        *critical = crit == 1;
+    if (*value)
+        return SGP32_OK;
+    return crit == -1 ? SGP32_OK : SGP32_ERR_CERT_EXTENSION;
+}
+
+static int copy_key_id(const ASN1_OCTET_STRING *s, sgp32_cert_key_id *out)
+{
+    int n = ASN1_STRING_length(s);
+    if (n <= 0 || n > SGP32_CERT_KEY_ID_MAX)
+        return SGP32_ERR_CERT_EXTENSION;
+    out->len = (size_t)n;
+    memcpy(out->id, ASN1_STRING_get0_data(s), out->len);
+    return SGP32_OK;
+}
+
+static int oid_text(const ASN1_OBJECT *obj, char *out, size_t size)
+{
+    int n = OBJ_obj2txt(out, (int)size, obj, 1);
+    if (n <= 0 || (size_t)n >= size)
+        return SGP32_ERR_CERT_EXTENSION;
+    return SGP32_OK;
+}
+
+/* certificatePolicies -> GSMA role (RSPDefinitions id-rspRole). */
+static int parse_policies(const X509 *x, sgp32_certificate *cert)
+{
+    CERTIFICATEPOLICIES *policies;
+    int critical;
+    int rc = get_ext(x, NID_certificate_policies, (void **)&policies, &critical);
+    if (rc || !policies)
+        return rc;
+    const size_t prefix_len = strlen(SGP32_CERTI_OID_ROLE_PREFIX);
+    for (int i = 0; i < sk_POLICYINFO_num(policies) && rc == SGP32_OK; i++) {
+        char text[SGP32_CERT_OID_TEXT_MAX];
+        rc = oid_text(sk_POLICYINFO_value(policies, i)->policyid, text, sizeof(text));
+        if (rc || strncmp(text, SGP32_CERTI_OID_ROLE_PREFIX, prefix_len) != 0)
+            continue;
+        const char *arc = text + prefix_len;
+        sgp32_cert_role role;
+        if (strcmp(text, SGP32_CERTI_OID_EUM_V2) == 0)
+            role = SGP32_CERT_ROLE_EUM;
+        else if (arc[0] >= '0' && arc[0] <= '7' && arc[1] == '\0')
+            role = (sgp32_cert_role)(arc[0] - '0');
+        else
+            continue; /* some other GSMA policy */
+        if (cert->role != SGP32_CERT_ROLE_NONE && cert->role != role)
+            rc = SGP32_ERR_CERT_EXTENSION; /* two different roles */
+        else if (cert->role == SGP32_CERT_ROLE_NONE) {
+            cert->role = role;
+            cert->role_critical = critical;
+            memcpy(cert->policy, text, sizeof(cert->policy));
+        }
+    }
+    CERTIFICATEPOLICIES_free(policies);
+    return rc;
+}
+
+static int parse_san(const X509 *x, sgp32_certificate *cert)
+{
+    GENERAL_NAMES *names;
+    int rc = get_ext(x, NID_subject_alt_name, (void **)&names, NULL);
+    if (rc || !names)
+        return rc;
+    for (int i = 0; i < sk_GENERAL_NAME_num(names) && rc == SGP32_OK; i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+        if (gn->type == GEN_RID && cert->registered_id.text[0] == '\0') {
+            const ASN1_OBJECT *rid = gn->d.registeredID;
+            size_t len = OBJ_length(rid);
+            rc = oid_text(rid, cert->registered_id.text, sizeof(cert->registered_id.text));
+            if (rc == SGP32_OK && (len == 0 || len > SGP32_CERT_OID_DER_MAX))
+                rc = SGP32_ERR_CERT_EXTENSION;
+            if (rc == SGP32_OK) {
+                memcpy(cert->registered_id.der, OBJ_get0_data(rid), len);
+                cert->registered_id.der_len = len;
+            }
+        } else if (gn->type == GEN_DNS) {
+            if (cert->dns_count == SGP32_CERT_DNS_NAMES_MAX)
+                rc = SGP32_ERR_CERT_EXTENSION;
+            else
+                rc = copy_string(gn->d.dNSName, cert->dns_names[cert->dns_count++], SGP32_CERT_DNS_NAME_MAX,
+                                 SGP32_ERR_CERT_EXTENSION);
+        }
+    }
+    GENERAL_NAMES_free(names);
+    return rc;
+}
+
+/* The EUM's permitted directoryName subtree (variant O, NOTES §6.3). Only
+ * the first directoryName subtree is kept: an eUICC outside it is refused. */
+static int parse_name_constraints(const X509 *x, sgp32_certificate *cert)
+{
+    NAME_CONSTRAINTS *nc;
+    int rc = get_ext(x, NID_name_constraints, (void **)&nc, NULL);
+    if (rc || !nc)
+        return rc;
+    for (int i = 0; i < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); i++) {
+        const GENERAL_SUBTREE *st = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, i);
+        if (st->base->type != GEN_DIRNAME)
+            continue;
+        sgp32_cert_name permitted;
+        rc = parse_name(st->base->d.directoryName, &permitted);
+        if (rc) {
+            rc = SGP32_ERR_CERT_EXTENSION;
+            break;
+        }
+        cert->name_constraint.present = true;
+        memcpy(cert->name_constraint.organization, permitted.organization, SGP32_CERT_TEXT_MAX);
+        memcpy(cert->name_constraint.serial_number_prefix, permitted.serial_number, SGP32_CERT_TEXT_MAX);
+        break;
+    }
+    NAME_CONSTRAINTS_free(nc);
+    return rc;
+}
+
+/* permittedEins 2.23.146.1.2.2.0: SEQUENCE OF PrintableString (newer EUM variants). */
+static int parse_permitted_eins(const X509_EXTENSION *ext, sgp32_certificate *cert)
+{
+    const ASN1_OCTET_STRING *value = X509_EXTENSION_get_data((X509_EXTENSION *)ext);
+    const unsigned char *p = ASN1_STRING_get0_data(value);
+    long len = ASN1_STRING_length(value);
+    const unsigned char *start = p;
+    ASN1_SEQUENCE_ANY *seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, len);
+    if (!seq)
+        return SGP32_ERR_CERT_EXTENSION;
+    int rc = p - start == len ? SGP32_OK : SGP32_ERR_CERT_EXTENSION;
+    for (int i = 0; i < sk_ASN1_TYPE_num(seq) && rc == SGP32_OK; i++) {
+        const ASN1_TYPE *t = sk_ASN1_TYPE_value(seq, i);
+        if (t->type != V_ASN1_PRINTABLESTRING ||
+            cert->permitted_eins_count == SGP32_CERT_PERMITTED_EINS_MAX) {
+            rc = SGP32_ERR_CERT_EXTENSION;
+            break;
+        }
+        char *ein = cert->permitted_eins[cert->permitted_eins_count++];
+        rc = copy_string(t->value.printablestring, ein, SGP32_CERT_EIN_MAX, SGP32_ERR_CERT_EXTENSION);
+        if (rc == SGP32_OK && ein[0] == '\0')
+            rc = SGP32_ERR_CERT_EXTENSION;
+    }
+    sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+    return rc;
+}
+
+static bool is_known_extension(const ASN1_OBJECT *obj)
+{
+    switch (OBJ_obj2nid(obj)) {
+    case NID_basic_constraints:
+    case NID_key_usage:
+    case NID_ext_key_usage:
+    case NID_certificate_policies:
+    case NID_name_constraints:
+    case NID_subject_alt_name:
+    case NID_subject_key_identifier:
+    case NID_authority_key_identifier:
+    case NID_crl_distribution_points: return true;
+    default: break;
+    }
+    return false;
+}
+
+static int parse_extensions(const X509 *x, sgp32_certificate *cert)
+{
+    void *v;
+    int rc;
+
+    if ((rc = get_ext(x, NID_subject_key_identifier, &v, NULL)))
+        return rc;
+    if (v) {
+        rc = copy_key_id(v, &cert->ski);
+        ASN1_OCTET_STRING_free(v);
+        if (rc)
+            return rc;
+    }
+
+    if ((rc = get_ext(x, NID_authority_key_identifier, &v, NULL)))
+        return rc;
+    if (v) {
+        AUTHORITY_KEYID *aki = v;
+        if (aki->keyid)
+            rc = copy_key_id(aki->keyid, &cert->aki);
+        AUTHORITY_KEYID_free(aki);
+        if (rc)
+            return rc;
+    }
+
+    if ((rc = get_ext(x, NID_basic_constraints, &v, NULL)))
+        return rc;
+    if (v) {
+        BASIC_CONSTRAINTS *bc = v;
+        cert->has_basic_constraints = true;
+        cert->is_ca = bc->ca != 0;
+        if (bc->pathlen) {
+            long n = ASN1_INTEGER_get(bc->pathlen);
+            if (n < 0 || n > 255)
+                rc = SGP32_ERR_CERT_EXTENSION;
+            cert->path_len = (int)n;
+        }
+        BASIC_CONSTRAINTS_free(bc);
+        if (rc)
+            return rc;
+    }
+
+    if ((rc = get_ext(x, NID_key_usage, &v, NULL)))
+        return rc;
+    if (v) {
+        cert->has_key_usage = true;
+        for (int bit = 0; bit < 9; bit++)
+            if (ASN1_BIT_STRING_get_bit(v, bit))
+                cert->key_usage |= 1u << bit;
+        ASN1_BIT_STRING_free(v);
+    }
+
+    if ((rc = get_ext(x, NID_ext_key_usage, &v, NULL)))
+        return rc;
+    if (v) {
+        EXTENDED_KEY_USAGE *eku = v;
+        cert->has_ext_key_usage = true;
+        for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
+            int nid = OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i));
+            if (nid == NID_server_auth)
+                cert->ext_key_usage |= SGP32_CERT_EKU_SERVER_AUTH;
+            else if (nid == NID_client_auth)
+                cert->ext_key_usage |= SGP32_CERT_EKU_CLIENT_AUTH;
+        }
+        EXTENDED_KEY_USAGE_free(eku);
+    }
+
+    if ((rc = parse_policies(x, cert)) || (rc = parse_san(x, cert)) || (rc = parse_name_constraints(x, cert)))
+        return rc;
+
+    ASN1_OBJECT *eins_oid = OBJ_txt2obj(SGP32_CERTI_OID_PERMITTED_EINS, 1);
+    if (!eins_oid)
+        return SGP32_ERR_CRYPTO;
+    for (int i = 0; i < X509_get_ext_count(x) && rc == SGP32_OK; i++) {
+        const X509_EXTENSION *ext = X509_get_ext(x, i);
+        const ASN1_OBJECT *obj = X509_EXTENSION_get_object((X509_EXTENSION *)ext);
+        if (OBJ_cmp(obj, eins_oid) == 0) {
+            if (cert->permitted_eins_count)
+                rc = SGP32_ERR_CERT_EXTENSION; /* repeated */
+            else
+                rc = parse_permitted_eins(ext, cert);
+        } else if (X509_EXTENSION_get_critical(ext) && !is_known_extension(obj)) {
+            cert->unknown_critical_extension = true;
+        }
+    }
+    ASN1_OBJECT_free(eins_oid);
+    return rc;
+}
+
+static int parse_x509(const X509 *x, sgp32_certificate *cert)
+{
+    const ASN1_INTEGER *serial = X509_get0_serialNumber(x);
+    int n = ASN1_STRING_length(serial);
+    if (n <= 0 || n > SGP32_CERT_SERIAL_MAX)
+        return SGP32_ERR_CERT_PARSE;
+    cert->serial_len = (size_t)n;
+    memcpy(cert->serial, ASN1_STRING_get0_data(serial), cert->serial_len);
+
+    int rc;
+    if ((rc = parse_name(X509_get_subject_name(x), &cert->subject)) ||
+        (rc = parse_name(X509_get_issuer_name(x), &cert->issuer)))
+        return rc;
+    cert->self_issued = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
+
+    if ((rc = sgp32_certi_time_to_unix(X509_get0_notBefore(x), &cert->not_before)) ||
+        (rc = sgp32_certi_time_to_unix(X509_get0_notAfter(x), &cert->not_after)))
+        return rc;
+
+    const EVP_PKEY *pkey = X509_get0_pubkey(x);
+    if (!pkey)
+        return SGP32_ERR_CERT_PARSE;
+    if ((rc = sgp32_crypto_public_from_pkey(pkey, &cert->public_key)))
+        return rc;
+
+    if ((rc = parse_extensions(x, cert)))
+        return rc;
+
+    /* The EID: 32 digits in the subject serialNumber (check digits judged by the verifier). */
+    const char *sn = cert->subject.serial_number;
+    if (strlen(sn) == SGP32_EID_DIGITS && strspn(sn, "0123456789") == SGP32_EID_DIGITS) {
+        int eid_rc = sgp32_eid_from_text(sn, cert->eid);
+        cert->has_eid = eid_rc == SGP32_OK || eid_rc == SGP32_ERR_EID_CHECK_DIGITS;
+    }
+    return SGP32_OK;
+}
+
+int sgp32_cert_parse(const uint8_t *der, size_t len, sgp32_certificate *cert)
+{
+    if (!der || !cert)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    memset(cert, 0, sizeof(*cert));
+    cert->role = SGP32_CERT_ROLE_NONE;
+    cert->path_len = -1;
+    X509 *x = sgp32_certi_x509_from_der(der, len);
+    if (!x)
+        return SGP32_ERR_CERT_PARSE;
+    int rc = parse_x509(x, cert);
+    X509_free(x);
+    if (rc) {
+        memset(cert, 0, sizeof(*cert));
+        cert->role = SGP32_CERT_ROLE_NONE;
+        cert->path_len = -1;
+    }
+    return rc;
+}
+
+/* ASCII case-insensitive equality of two strings of which a has length a_len. */
+static bool equal_nocase(const char *a, size_t a_len, const char *b)
+{
+    if (strlen(b) != a_len)
+        return false;
+    for (size_t i = 0; i < a_len; i++) {
+        char ca = a[i], cb = b[i];
+        if (ca >= 'A' && ca <= 'Z')
+            ca = (char)(ca - 'A' + 'a');
+        if (cb >= 'A' && cb <= 'Z')
+            cb = (char)(cb - 'A' + 'a');
+        if (ca != cb)
+            return false;
+    }
+    return true;
+}
+
+bool sgp32_cert_matches_host(const sgp32_certificate *cert, const char *host)
+{
+    if (!cert || !host || host[0] == '\0')
+        return false;
+    size_t len = strlen(host);
+    const char *colon = strchr(host, ':');
+    if (colon && !strchr(colon + 1, ':'))
+        len = (size_t)(colon - host); /* host:port */
+    if (len > 0 && host[len - 1] == '.')
+        len--; /* absolute name */
+    if (len == 0)
+        return false;
+    const char *dot = memchr(host, '.', len);
+    for (size_t i = 0; i < cert->dns_count; i++) {
+        const char *name = cert->dns_names[i];
+        if (equal_nocase(host, len, name))
+            return true;
+        /* "*.example.com" covers "a.example.com", not "example.com" nor "a.b.example.com". */
+        if (name[0] == '*' && name[1] == '.' && strchr(name + 2, '.') && dot && dot != host)
+            if (equal_nocase(dot + 1, len - (size_t)(dot + 1 - host), name + 2))
+                return true;
+    }
+    return false;
+}
