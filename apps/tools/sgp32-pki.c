@@ -23,6 +23,7 @@
 
 #include "sgp32/certificate.h"
 #include "sgp32/text.h"
+#include "sgp32/time.h"
 
 enum { EXIT_VERIFY_FAILED = 1, EXIT_USAGE = 2, EXIT_ERROR = 3 };
 enum { MAX_EIDS = 16, MAX_CIS = SGP32_CI_SET_MAX, FILE_MAX = 1 << 20 };
@@ -87,34 +88,9 @@ static int usage_error(const char *fmt, const char *arg)
 
 /* ------------------------------------------------------------------ dates */
 
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+static void format_time(int64_t t, char out[SGP32_TIME_TEXT_LEN])
 {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void format_time(int64_t t, char out[64])
-{
-    int64_t days = t / 86400, secs = t % 86400;
-    if (secs < 0) {
-        secs += 86400;
-        days--;
-    }
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    int64_t y = yoe + era * 400 + (m <= 2);
-    snprintf(out, 64, "%04lld-%02d-%02d %02d:%02d:%02d UTC", (long long)y, m, d, (int)(secs / 3600),
-             (int)(secs / 60 % 60), (int)(secs % 60));
+    sgp32_time_format(t, out);
 }
 
 /* "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" or "@seconds". */
@@ -129,17 +105,7 @@ static bool parse_time(const char *text, int64_t *out)
         *out = v;
         return true;
     }
-    int y, mo, d, h = 0, mi = 0, s = 0, n = 0;
-    size_t len = strlen(text);
-    if (len == 10 && sscanf(text, "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && n == 10) {
-    } else if (len == 20 && sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &s, &n) == 6 &&
-               n == 20) {
-    } else
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
-        return false;
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
-    return true;
+    return sgp32_time_parse(text, out) == SGP32_OK;
 }
 
 /* ------------------------------------------------------------------ files */
@@ -1056,8 +1022,8 @@ static int cmd_generate(int argc, char **argv)
     if (a.valid_until <= a.valid_from)
         return usage_error("%s", "--valid-until must be after --valid-from");
     /* X.509 dates run from 1950 to 9999. */
-    if (a.valid_from < days_from_civil(1950, 1, 1) * 86400 ||
-        a.valid_until >= days_from_civil(10000, 1, 1) * 86400)
+    const sgp32_civil_time first = {1950, 1, 1, 0, 0, 0}, after_last = {10000, 1, 1, 0, 0, 0};
+    if (a.valid_from < sgp32_time_from_civil(&first) || a.valid_until >= sgp32_time_from_civil(&after_last))
         return usage_error("%s", "validity must lie between 1950-01-01 and 9999-12-31");
     if (a.dp_host_count == 0)
         a.dp_hosts[a.dp_host_count++] = "localhost";

@@ -12,6 +12,7 @@
 #include "sgp32/fsm.h"
 #include "sgp32/log.h"
 #include "sgp32/text.h"
+#include "sgp32/time.h"
 
 static void arena_respects_cap_and_alignment(void **state)
 {
@@ -228,6 +229,32 @@ static void eid_check_digits(void **state)
     assert_int_equal(sgp32_eid_to_text(bad, text), SGP32_ERR_BAD_TEXT);
 }
 
+static void civil_time_conversions(void **state)
+{
+    (void)state;
+    int64_t t;
+    char text[SGP32_TIME_TEXT_LEN];
+    assert_int_equal(sgp32_time_parse("2000-03-01", &t), SGP32_OK);
+    assert_int_equal(t, 951868800); /* date -u -d 2000-03-01 +%s */
+    assert_int_equal(sgp32_time_parse("1950-01-01T00:00:00Z", &t), SGP32_OK);
+    assert_int_equal(t, -631152000);
+    sgp32_time_format(t, text);
+    assert_string_equal(text, "1950-01-01T00:00:00Z");
+    assert_int_equal(sgp32_time_parse("7496-02-29T23:59:59Z", &t), SGP32_OK); /* far past 2038 and 2050 */
+    sgp32_time_format(t, text);
+    assert_string_equal(text, "7496-02-29T23:59:59Z");
+    for (int64_t v = -5000000000LL; v < 5000000000LL; v += 123456789) {
+        sgp32_civil_time c;
+        sgp32_time_to_civil(v, &c);
+        assert_int_equal(sgp32_time_from_civil(&c), v);
+    }
+    const char *bad[] = {"2023-02-29", "2024-02-30", "2024-13-01", "2024-01-01T24:00:00Z", "2024-1-01",
+                         "2024-01-01T00:00:00", "", "2024-01-01X00:00:00Z"};
+    for (size_t i = 0; i < SGP32_ARRAY_LEN(bad); i++)
+        assert_int_equal(sgp32_time_parse(bad[i], &t), SGP32_ERR_BAD_TEXT);
+    assert_int_equal(sgp32_time_parse("2024-02-29", &t), SGP32_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +267,7 @@ int main(void)
         cmocka_unit_test(log_levels_and_sink),
         cmocka_unit_test(every_error_has_a_name),
         cmocka_unit_test(eid_check_digits),
+        cmocka_unit_test(civil_time_conversions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
