@@ -62,9 +62,10 @@ int sgp32_asn1_oid_from_text(const char *text, sgp32_buf *out)
             return SGP32_ERR_BAD_TEXT;
         uint64_t arc = 0;
         while (*p >= '0' && *p <= '9') {
-            if (arc > (UINT64_MAX - 9) / 10)
-                return SGP32_ERR_BAD_TEXT;
-            arc = arc * 10 + (uint64_t)(*p++ - '0');
+            uint64_t digit = (uint64_t)(*p++ - '0');
+            if (arc > (UINT64_MAX - digit) / 10)
+                return SGP32_ERR_BAD_TEXT; /* more than 64 bits */
+            arc = arc * 10 + digit;
         }
         if (*p == '.' && p[1] == '\0')
             return SGP32_ERR_BAD_TEXT;

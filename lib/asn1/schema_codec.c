@@ -90,6 +90,14 @@ static int unwrap(decoder *d, const sgp32_asn1_tlv *outer, sgp32_asn1_tlv *inner
 static int decode_value(decoder *d, const sgp32_asn1_type *type, uint32_t wire_tag, const sgp32_asn1_tlv *tlv,
                         void *out, unsigned depth);
 
+static void set_default(const sgp32_asn1_field *f, void *out)
+{
+    if (f->type->kind == SGP32_ASN1_BOOLEAN)
+        *AT(out, f->offset, bool) = f->default_value != 0;
+    else
+        *AT(out, f->offset, int64_t) = f->default_value;
+}
+
 static int decode_sequence(decoder *d, const sgp32_asn1_type *type, const sgp32_asn1_tlv *tlv, void *out,
                            unsigned depth)
 {
@@ -108,12 +116,15 @@ static int decode_sequence(decoder *d, const sgp32_asn1_type *type, const sgp32_
                     return fail(d, SGP32_ERR_ASN1_ORDER, child.whole.data);
             continue; /* an extension this schema version does not know: skip it */
         }
-        for (size_t k = next_field; k < j; k++)
-            if (!(type->fields[k].flags & (SGP32_ASN1_OPTIONAL | SGP32_ASN1_DEFAULT))) {
+        for (size_t k = next_field; k < j; k++) {
+            if (type->fields[k].flags & SGP32_ASN1_DEFAULT) {
+                set_default(&type->fields[k], out); /* absent before a later component */
+            } else if (!(type->fields[k].flags & SGP32_ASN1_OPTIONAL)) {
                 rc = fail(d, SGP32_ERR_ASN1_MISSING, child.whole.data);
                 path_prepend(d, type->fields[k].name);
                 return rc;
             }
+        }
         const sgp32_asn1_field *f = &type->fields[j];
         if (f->present_offset != SGP32_ASN1_NO_OFFSET)
             *AT(out, f->present_offset, bool) = true;
@@ -129,10 +140,7 @@ static int decode_sequence(decoder *d, const sgp32_asn1_type *type, const sgp32_
     for (size_t k = next_field; k < type->field_count; k++) {
         const sgp32_asn1_field *f = &type->fields[k];
         if (f->flags & SGP32_ASN1_DEFAULT) {
-            if (f->type->kind == SGP32_ASN1_BOOLEAN)
-                *AT(out, f->offset, bool) = f->default_value != 0;
-            else
-                *AT(out, f->offset, int64_t) = f->default_value;
+            set_default(f, out);
         } else if (!(f->flags & SGP32_ASN1_OPTIONAL)) {
             rc = fail(d, SGP32_ERR_ASN1_MISSING, tlv->value.data + tlv->value.len);
             path_prepend(d, f->name);

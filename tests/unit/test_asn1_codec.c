@@ -350,6 +350,44 @@ static void unknown_extensions_are_skipped(void **state)
     sgp32_arena_free(&arena);
 }
 
+/* Found by fuzz_es10: a DEFAULT component absent before a later component was left zeroed instead of
+ * taking its default (profileClass read as test instead of operational; iccidPresent as FALSE), and
+ * re-encoding then wrote the wrong value out explicitly. */
+static void absent_default_before_a_later_component_takes_its_default(void **state)
+{
+    (void)state;
+    sgp32_arena arena;
+    sgp32_arena_init(&arena, 1 << 16);
+    /* StoreMetadataRequest: iccid, names, then profilePolicyRules [25] after the absent profileClass. */
+    sgp32_buf in = hex_to_buf("BF2518 5A0A" ICCID " 91025350 92025052 99020640"), out;
+    sgp32_buf_init(&out, 1 << 16);
+    sgp32_store_metadata_request smr;
+    assert_int_equal(sgp32_asn1_decode(&sgp32_type_store_metadata_request, in.data, in.len, &arena, &smr),
+                     SGP32_OK);
+    assert_int_equal(smr.profile_class, SGP32_PROFILE_CLASS_OPERATIONAL);
+    assert_true(smr.has_profile_policy_rules);
+    assert_int_equal(sgp32_asn1_encode(&sgp32_type_store_metadata_request, &smr, &out), SGP32_OK);
+    assert_int_equal(out.len, in.len);
+    assert_memory_equal(out.data, in.data, in.len);
+    sgp32_buf_free(&in);
+    sgp32_buf_reset(&out);
+
+    /* CompactProfileInstallationResultData: iccidPresent (DEFAULT TRUE) absent before compactFinalResult. */
+    in = hex_to_buf("3015 8008" TXID " 020105 A206A0044F02AABB");
+    sgp32_compact_profile_installation_result_data pir;
+    assert_int_equal(sgp32_asn1_decode(&sgp32_type_compact_profile_installation_result_data, in.data, in.len,
+                                       &arena, &pir),
+                     SGP32_OK);
+    assert_true(pir.iccid_present);
+    assert_int_equal(sgp32_asn1_encode(&sgp32_type_compact_profile_installation_result_data, &pir, &out),
+                     SGP32_OK);
+    assert_int_equal(out.len, in.len);
+    assert_memory_equal(out.data, in.data, in.len);
+    sgp32_buf_free(&in);
+    sgp32_buf_free(&out);
+    sgp32_arena_free(&arena);
+}
+
 static FILE *open_manifest(void)
 {
     FILE *f = fopen(SGP32_BINARY_DIR "/tests/vectors/our_encodings.txt", "w");
@@ -468,6 +506,7 @@ int main(void)
         cmocka_unit_test(wire_vectors_decode_and_reencode_exactly),
         cmocka_unit_test(bad_messages_get_clear_errors),
         cmocka_unit_test(unknown_extensions_are_skipped),
+        cmocka_unit_test(absent_default_before_a_later_component_takes_its_default),
         cmocka_unit_test(every_named_type_round_trips),
         cmocka_unit_test(truncated_and_corrupted_input_is_handled),
         cmocka_unit_test(allocation_failures_are_reported),

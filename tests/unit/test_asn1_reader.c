@@ -195,6 +195,28 @@ static void writer_is_der(void **state)
     sgp32_buf_free(&b);
 }
 
+/* Found by fuzz_ber_reader: oid_to_text wrote arcs up to 2^64-1 that oid_from_text refused
+ * (its overflow guard rejected 18446744073709551610 and above). */
+static void oid_text_round_trips_64_bit_arcs(void **state)
+{
+    (void)state;
+    static const uint8_t max_arc[] = {0x2A, 0x81, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F};
+    char text[64];
+    sgp32_buf b;
+    sgp32_buf_init(&b, 64);
+    assert_int_equal(sgp32_asn1_oid_to_text(SGP32_BYTES(max_arc, sizeof(max_arc)), text, sizeof(text)),
+                     SGP32_OK);
+    assert_string_equal(text, "1.2.18446744073709551615");
+    assert_int_equal(sgp32_asn1_oid_from_text(text, &b), SGP32_OK);
+    assert_int_equal(b.len, sizeof(max_arc));
+    assert_memory_equal(b.data, max_arc, sizeof(max_arc));
+    sgp32_buf_reset(&b);
+    assert_int_equal(sgp32_asn1_oid_from_text("1.2.18446744073709551610", &b), SGP32_OK);
+    assert_int_equal(sgp32_asn1_oid_from_text("1.2.18446744073709551616", &b), SGP32_ERR_BAD_TEXT);
+    assert_int_equal(sgp32_asn1_oid_from_text("1.2.99999999999999999999", &b), SGP32_ERR_BAD_TEXT);
+    sgp32_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +225,7 @@ int main(void)
         cmocka_unit_test(hostile_inputs_end_quickly_with_an_error),
         cmocka_unit_test(nesting_depth_is_bounded),
         cmocka_unit_test(writer_is_der),
+        cmocka_unit_test(oid_text_round_trips_64_bit_arcs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
