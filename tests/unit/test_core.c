@@ -248,8 +248,8 @@ static void civil_time_conversions(void **state)
         sgp32_time_to_civil(v, &c);
         assert_int_equal(sgp32_time_from_civil(&c), v);
     }
-    const char *bad[] = {"2023-02-29", "2024-02-30", "2024-13-01", "2024-01-01T24:00:00Z", "2024-1-01",
-                         "2024-01-01T00:00:00", "", "2024-01-01X00:00:00Z"};
+    const char *bad[] = {"2023-02-29", "2024-02-30",          "2024-13-01", "2024-01-01T24:00:00Z",
+                         "2024-1-01",  "2024-01-01T00:00:00", "",           "2024-01-01X00:00:00Z"};
     for (size_t i = 0; i < SGP32_ARRAY_LEN(bad); i++)
         assert_int_equal(sgp32_time_parse(bad[i], &t), SGP32_ERR_BAD_TEXT);
     assert_int_equal(sgp32_time_parse("2024-02-29", &t), SGP32_OK);
