@@ -251,7 +251,8 @@ static void emit_quoted(printer *p, sgp32_bytes s)
         i += n > 1 ? n : 1;
         run = i;
     }
-    emit(p, (const char *)s.data + run, s.len - run);
+    if (run < s.len) /* (an empty string of a partial value has no data: no NULL + 0) */
+        emit(p, (const char *)s.data + run, s.len - run);
     emit(p, "\"", 1);
 }
 

@@ -1,0 +1,6 @@
+# Included from tests/unit/CMakeLists.txt (normal and ASan builds, any compiler): test_fuzz_seeds
+# replays every committed seed in fuzz/corpus through its target's code and the codec oracle,
+# compiled here as plain functions (no libFuzzer, no SGP32_FUZZ_LIBFUZZER).
+file(GLOB SGP32_FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/fuzz/fuzz_*.c)
+sgp32_add_unit_test(test_fuzz_seeds test_fuzz_seeds.c ${SGP32_FUZZ_SOURCES} LIBS sgp32_asn1 sgp32_core)
+target_include_directories(test_fuzz_seeds PRIVATE ${CMAKE_SOURCE_DIR}/fuzz)
