@@ -2,5 +2,5 @@
 # replays every committed seed in fuzz/corpus through its target's code and the codec oracle,
 # compiled here as plain functions (no libFuzzer, no SGP32_FUZZ_LIBFUZZER).
 file(GLOB SGP32_FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/fuzz/fuzz_*.c)
-sgp32_add_unit_test(test_fuzz_seeds test_fuzz_seeds.c ${SGP32_FUZZ_SOURCES} LIBS sgp32_asn1 sgp32_core)
+sgp32_add_unit_test(test_fuzz_seeds test_fuzz_seeds.c ${SGP32_FUZZ_SOURCES} LIBS sgp32_crypto sgp32_asn1 sgp32_core)
 target_include_directories(test_fuzz_seeds PRIVATE ${CMAKE_SOURCE_DIR}/fuzz)
