@@ -4,6 +4,8 @@
  * LoadBoundProfilePackage after the first (A0, A1, 88, A2, A3, 86) carry no
  * ES10 tag of their own and go to the ES8+ code while a download is loading.
  */
+#include <string.h>
+
 #include "euicc_internal.h"
 
 static const struct {
@@ -61,11 +63,42 @@ static uint32_t leading_tag(const uint8_t *p, size_t len)
     return len < 3 ? 0 : (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 }
 
+/*
+ * NOTES §2 rule 4: a lone untagged component gets [0], so ImmediateEnableRequest{TRUE} is
+ * BF5A 03 80 01 FF and GetCertsRequest BF56 16 80 14 <SKI>. One public IPA sends the universal
+ * tags instead (01 01 FF, 04 14 ...). A certified card is expected to take both, so such a
+ * request is rewritten to the schema's form here, once, before any function sees it.
+ */
+static bool universal_tag_form(uint32_t tag, const uint8_t *p, size_t len, uint8_t *fixed)
+{
+    static const uint32_t boolean_requests[] = {0xBF58, 0xBF5A, 0xBF5B, 0xBF5C, 0xBF5D, 0xBF5E};
+    bool lone_boolean = false;
+    for (size_t i = 0; i < SGP32_ARRAY_LEN(boolean_requests); i++)
+        lone_boolean = lone_boolean || boolean_requests[i] == tag;
+    if (lone_boolean && len == 6 && p[2] == 0x03 && p[3] == 0x01 && p[4] == 0x01) {
+        memcpy(fixed, p, len);
+        fixed[3] = 0x80;
+        return true;
+    }
+    if (tag == 0xBF56 && len == 25 && p[2] == 0x16 && p[3] == 0x04 && p[4] == 0x14) {
+        memcpy(fixed, p, len);
+        fixed[3] = 0x80;
+        return true;
+    }
+    return false;
+}
+
 int sgp32_euicc_es10(sgp32_euicc *euicc, const uint8_t *request, size_t len, sgp32_buf *response)
 {
     if (!euicc || !response || (!request && len))
         return SGP32_ERR_INVALID_ARGUMENT;
     uint32_t tag = leading_tag(request, len);
+    uint8_t fixed[32];
+    if (universal_tag_form(tag, request, len, fixed)) {
+        sgp32_log(SGP32_LOG_DEBUG, SGP32_LOG_EUICC, &euicc->log,
+                  "request %X uses a universal tag where the schema has [0]: accepted", (unsigned)tag);
+        request = fixed;
+    }
     if (tag != 0xBF36 && euicc_download_takes_segment(euicc, tag))
         return es10b_load_bound_profile_package(euicc, request, len, response);
     for (size_t i = 0; i < SGP32_ARRAY_LEN(functions); i++) {
