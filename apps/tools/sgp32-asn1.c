@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 #include <unistd.h>
 
 #include "sgp32/asn1_print.h"
@@ -23,7 +25,6 @@ enum {
     MAX_INPUT = 16 << 20,  /* bytes of input (a BPP is around 100 KB) */
     MAX_OUTPUT = 64 << 20, /* bytes of text per printed value */
     ARENA_CAP = 64 << 20,
-    JSON_MAX_DEPTH = 32,
     MAX_SUGGESTIONS = 8,
     MAX_ALSO = 6,     /* other readings listed by name */
     MAX_DECODED = 64, /* other readings considered for that list */
@@ -772,79 +773,12 @@ static void describe_bad_char(const char *s, size_t n, size_t pos, const char *o
 
 /* ------------------------------------------------------------------ JSON */
 
+/* JSON bodies are parsed by jansson; here we only walk them and decode the base64 DER values. */
 typedef struct json {
     cli *c;
-    const char *s;
-    size_t len, pos;
     int status; /* worst exit status so far */
     size_t values;
 } json;
-
-static void json_skip_ws(json *j)
-{
-    while (j->pos < j->len && is_space(j->s[j->pos]))
-        j->pos++;
-}
-
-static int json_fail(json *j, const char *what)
-{
-    char where[160];
-    describe_bad_char(j->s, j->len, j->pos, "at the end of the input", where, sizeof(where));
-    error("the input looks like JSON but %s: %s", what, where);
-    return -1;
-}
-
-static void put_utf8(sgp32_buf *b, uint32_t cp)
-{
-    if (cp < 0x80) {
-        sgp32_buf_append_byte(b, (uint8_t)cp);
-    } else if (cp < 0x800) {
-        sgp32_buf_append_byte(b, (uint8_t)(0xC0 | cp >> 6));
-        sgp32_buf_append_byte(b, (uint8_t)(0x80 | (cp & 0x3F)));
-    } else {
-        sgp32_buf_append_byte(b, (uint8_t)(0xE0 | cp >> 12));
-        sgp32_buf_append_byte(b, (uint8_t)(0x80 | (cp >> 6 & 0x3F)));
-        sgp32_buf_append_byte(b, (uint8_t)(0x80 | (cp & 0x3F)));
-    }
-}
-
-/* A string at j->pos (on the quote), unescaped into out. */
-static int json_string(json *j, sgp32_buf *out)
-{
-    j->pos++;
-    while (j->pos < j->len && j->s[j->pos] != '"') {
-        char ch = j->s[j->pos++];
-        if (ch != '\\') {
-            if (sgp32_buf_append_byte(out, (uint8_t)ch))
-                return json_fail(j, "a string is too long");
-            continue;
-        }
-        if (j->pos >= j->len)
-            break;
-        ch = j->s[j->pos++];
-        const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
-        const char *k = strchr(from, ch);
-        if (ch && k) {
-            sgp32_buf_append_byte(out, (uint8_t)to[k - from]);
-        } else if (ch == 'u' && j->pos + 4 <= j->len) {
-            uint32_t cp = 0;
-            for (int i = 0; i < 4; i++) {
-                int v = hex_value(j->s[j->pos++]);
-                if (v < 0)
-                    return json_fail(j, "a \\u escape is not hex");
-                cp = cp << 4 | (uint32_t)v;
-            }
-            put_utf8(out, cp);
-        } else {
-            j->pos--;
-            return json_fail(j, "a string has a bad escape");
-        }
-    }
-    if (j->pos >= j->len)
-        return json_fail(j, "a string is not terminated");
-    j->pos++;
-    return 0;
-}
 
 static void print_json_text(cli *c, const char *path, sgp32_bytes text, unsigned indent)
 {
@@ -888,7 +822,8 @@ static const sgp32_asn1_type *json_field_type(const char *key, bool *generic)
     return find_type(key, true);
 }
 
-static void json_string_value(json *j, const char *path, const char *key, sgp32_bytes text, unsigned indent)
+static void json_string_value_print(json *j, const char *path, const char *key, sgp32_bytes text,
+                                    unsigned indent)
 {
     cli *c = j->c;
     sgp32_buf der;
@@ -925,97 +860,51 @@ static void json_string_value(json *j, const char *path, const char *key, sgp32_
     sgp32_buf_free(&der);
 }
 
-static int json_value(json *j, char *path, size_t path_len, size_t path_size, const char *key, unsigned depth)
+static void json_value(json *j, const json_t *v, char *path, size_t path_len, size_t path_size,
+                       const char *key)
 {
-    cli *c = j->c;
-    json_skip_ws(j);
-    if (depth > JSON_MAX_DEPTH)
-        return json_fail(j, "it nests too deeply");
-    if (j->pos >= j->len)
-        return json_fail(j, "a value is missing");
-    char ch = j->s[j->pos];
-    if (ch == '{' || ch == '[') {
-        bool object = ch == '{';
-        size_t index = 0;
-        j->pos++;
-        for (;;) {
-            json_skip_ws(j);
-            if (j->pos < j->len && j->s[j->pos] == (object ? '}' : ']')) {
-                j->pos++;
-                return 0;
-            }
-            sgp32_buf k;
-            sgp32_buf_init(&k, 256);
-            int rc = 0;
-            if (object) {
-                if (j->pos >= j->len || j->s[j->pos] != '"')
-                    rc = json_fail(j, "a member name is missing");
-                else if ((rc = json_string(j, &k)) == 0) {
-                    json_skip_ws(j);
-                    if (j->pos >= j->len || j->s[j->pos] != ':')
-                        rc = json_fail(j, "':' is missing");
-                    else
-                        j->pos++;
-                }
-                if (rc == 0 && sgp32_buf_append_byte(&k, 0))
-                    rc = json_fail(j, "a member name is too long");
-            } else {
-                char tmp[32];
-                snprintf(tmp, sizeof(tmp), "[%zu]", index++);
-                sgp32_buf_append(&k, tmp, strlen(tmp) + 1);
-            }
-            if (rc == 0) {
-                const char *name = (const char *)k.data;
-                snprintf(path + path_len, path_size - path_len, "%s%s", path_len && object ? "." : "", name);
-                size_t child_len = strlen(path);
-                rc = json_value(j, path, child_len, path_size, object ? name : key, depth + 1);
-                path[path_len] = '\0';
-            }
-            sgp32_buf_free(&k);
-            if (rc)
-                return rc;
-            json_skip_ws(j);
-            if (j->pos < j->len && j->s[j->pos] == ',') {
-                j->pos++;
-                continue;
-            }
-            if (j->pos < j->len && j->s[j->pos] == (object ? '}' : ']')) {
-                j->pos++;
-                return 0;
-            }
-            return json_fail(j, object ? "',' or '}' is missing" : "',' or ']' is missing");
+    if (json_is_object(v)) {
+        const char *name;
+        json_t *member;
+        json_object_foreach((json_t *)v, name, member)
+        {
+            snprintf(path + path_len, path_size - path_len, "%s%s", path_len ? "." : "", name);
+            json_value(j, member, path, strlen(path), path_size, name);
+            path[path_len] = '\0';
         }
+    } else if (json_is_array(v)) {
+        size_t index;
+        json_t *item;
+        json_array_foreach(v, index, item)
+        {
+            snprintf(path + path_len, path_size - path_len, "[%zu]", index);
+            json_value(j, item, path, strlen(path), path_size, key);
+            path[path_len] = '\0';
+        }
+    } else if (json_is_string(v)) {
+        sgp32_bytes text = {(const uint8_t *)json_string_value(v), json_string_length(v)};
+        json_string_value_print(j, path_len ? path : "value", key ? key : "", text, 0);
+    } else {
+        char *dump = json_dumps(v, JSON_ENCODE_ANY);
+        flush_out(j->c);
+        printf("%s: %s\n", path_len ? path : "value", dump ? dump : "?");
+        free(dump);
     }
-    if (ch == '"') {
-        sgp32_buf text;
-        sgp32_buf_init(&text, j->len);
-        int rc = json_string(j, &text);
-        if (rc == 0)
-            json_string_value(j, path_len ? path : "value", key ? key : "", sgp32_buf_bytes(&text), 0);
-        sgp32_buf_free(&text);
-        return rc;
-    }
-    size_t start = j->pos;
-    while (j->pos < j->len && !is_space(j->s[j->pos]) && !strchr(",]}", j->s[j->pos]))
-        j->pos++;
-    if (j->pos == start)
-        return json_fail(j, "a value is missing");
-    flush_out(c);
-    printf("%s: %.*s\n", path_len ? path : "value", (int)(j->pos - start), j->s + start);
-    return 0;
 }
 
 static int inspect_json(cli *c, const char *s, size_t n)
 {
-    json j = {c, s, n, 0, EXIT_DECODED, 0};
-    char path[512] = "";
-    if (json_value(&j, path, 0, sizeof(path), NULL, 0))
-        return EXIT_USAGE;
-    json_skip_ws(&j);
-    if (j.pos != j.len) {
-        json_fail(&j, "there is more after the value");
+    json_error_t err;
+    json_t *root = json_loadb(s, n, JSON_REJECT_DUPLICATES, &err);
+    if (!root) {
+        error("the input looks like JSON but is not: %s (line %d, column %d)", err.text, err.line,
+              err.column);
         return EXIT_USAGE;
     }
+    json j = {c, EXIT_DECODED, 0};
+    char path[512] = "";
+    json_value(&j, root, path, 0, sizeof(path), NULL);
+    json_decref(root);
     return j.status;
 }
 
