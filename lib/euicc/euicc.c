@@ -41,6 +41,7 @@ int sgp32_euicc_open(const sgp32_euicc_config *config, sgp32_euicc **out)
     e->config = *config;
     e->store_data_channel = -1;
     e->pending_channel = -1;
+    e->channel_open[0] = true; /* the basic channel is always open */
     sgp32_buf_init(&e->store_data, EUICC_REQUEST_MAX);
     sgp32_buf_init(&e->pending_response, EUICC_RESPONSE_MAX);
     sgp32_ci_set_init(&e->trusted_cis);

@@ -32,6 +32,7 @@ static const struct {
     {"fuzz_any_type", sgp32_fuzz_any_type},
     {"fuzz_text", sgp32_fuzz_text},
     {"fuzz_certificate", sgp32_fuzz_certificate},
+    {"fuzz_apdu", sgp32_fuzz_apdu},
 };
 
 static uint8_t *read_file(const char *path, size_t *size)
