@@ -175,7 +175,7 @@ static int execute(sgp32_euicc *euicc, euicc_eim *eim, const package_request *re
     sgp32_buf_init(&epr, EUICC_PENDING_DER_MAX);
 
     eim->counter_value = req->counter_value;
-    euicc_package_clear_rollback(euicc); /* the eIM reached us: no rollback is pending any more */
+    euicc_clear_rollback(euicc); /* the eIM reached us: no rollback is pending any more */
     rc = run_operations(&run, req);
     int64_t seq = rc ? 0 : euicc_next_seq_number(euicc);
     if (!rc)

@@ -72,19 +72,23 @@ static int roll_back(sgp32_euicc *euicc, int original, sgp32_buf *epr, int64_t *
     rc = sgp32_buf_append(&results, view.results.data, view.results.len);
     if (!rc)
         rc = sgp32_asn1_write_integer(&results, 0x8C, SGP32_ROLLBACK_PROFILE_RESULT_OK);
-    if (!rc)
-        rc = euicc_switch_profile(euicc, previous);
-    if (!rc)
-        euicc_settle_special_states(euicc);
+    /* The new EPR answers the original package: take its header before the switch, which
+     * ends the rollback authorisation and with it the recorded counter and transaction id. */
+    uint8_t transaction_id[sizeof(s->rollback_transaction_id)];
+    memcpy(transaction_id, s->rollback_transaction_id, sizeof(transaction_id));
     euicc_epr_header h = {
         .eim_id = {(const uint8_t *)eim->eim_id, strlen(eim->eim_id)},
         .counter_value = s->rollback_counter_value,
         .has_transaction_id = s->rollback_transaction_id_len > 0,
-        .transaction_id = {s->rollback_transaction_id, s->rollback_transaction_id_len},
+        .transaction_id = {transaction_id, s->rollback_transaction_id_len},
         .has_token = eim->has_association_token,
         .token = eim->association_token,
         .identity = euicc_package_identity(euicc, eim),
     };
+    if (!rc)
+        rc = euicc_switch_profile(euicc, previous);
+    if (!rc)
+        euicc_settle_special_states(euicc);
     int64_t seq = 0;
     if (!rc) {
         seq = euicc_next_seq_number(euicc);
@@ -128,7 +132,7 @@ int es10b_profile_rollback(sgp32_euicc *euicc, const uint8_t *request, size_t le
     sgp32_buf_init(&epr, EUICC_PENDING_DER_MAX);
     int64_t result = ROLLBACK_UNDEFINED_ERROR;
     rc = roll_back(euicc, original, &epr, &result);
-    euicc_package_clear_rollback(euicc); /* once only, whatever the outcome */
+    euicc_clear_rollback(euicc); /* once only, whatever the outcome */
     if (rc)
         euicc_change_abort(euicc, &change);
     else

@@ -137,7 +137,10 @@ int es8_profile_installation_result(sgp32_euicc *euicc, euicc_download *dl, int6
         euicc_state *s = &euicc->state;
         if (s->pending_count && s->pending[s->pending_count - 1].seq_number == n->seq_number)
             memset(&s->pending[--s->pending_count], 0, sizeof(euicc_pending));
-        (void)euicc_delete_profile(euicc, installed);
+        uint8_t iccid[10];
+        memcpy(iccid, installed->iccid, 10);
+        euicc_forget_profile(euicc, installed);
+        (void)euicc_remove_profile_elements(euicc, iccid);
         installed = NULL;
         reason = SGP32_ERROR_REASON_INSTALL_FAILED_DUE_TO_UNKNOWN_ERROR;
         describe(euicc, n, dl, dl->has_metadata);

@@ -186,25 +186,24 @@ euicc_profile *euicc_enabled_profile(sgp32_euicc *euicc)
     return NULL;
 }
 
-static void profile_object_name(const euicc_profile *p, char name[40])
+int euicc_remove_profile_elements(sgp32_euicc *euicc, const uint8_t iccid[10])
 {
-    char digits[21];
-    euicc_iccid_to_text(p->iccid, digits);
-    snprintf(name, 40, "profile-%s", digits);
+    char digits[21], name[40];
+    euicc_iccid_to_text(iccid, digits);
+    snprintf(name, sizeof(name), "profile-%s", digits);
+    if (!euicc->config.store.remove)
+        return SGP32_OK;
+    int rc = euicc->config.store.remove(euicc->config.store.ctx, name);
+    return rc == SGP32_ERR_NOT_FOUND ? SGP32_OK : rc;
 }
 
-int euicc_delete_profile(sgp32_euicc *euicc, euicc_profile *profile)
+void euicc_forget_profile(sgp32_euicc *euicc, euicc_profile *profile)
 {
-    char name[40];
-    profile_object_name(profile, name);
-    if (euicc->config.store.remove)
-        (void)euicc->config.store.remove(euicc->config.store.ctx, name); /* elements: best effort */
     size_t index = (size_t)(profile - euicc->state.profiles);
     memmove(&euicc->state.profiles[index], &euicc->state.profiles[index + 1],
             (euicc->state.profile_count - index - 1) * sizeof(euicc_profile));
     euicc->state.profile_count--;
     memset(&euicc->state.profiles[euicc->state.profile_count], 0, sizeof(euicc_profile));
-    return SGP32_OK;
 }
 
 int euicc_disable_profile(sgp32_euicc *euicc, euicc_profile *profile)
@@ -215,8 +214,23 @@ int euicc_disable_profile(sgp32_euicc *euicc, euicc_profile *profile)
     return euicc_queue_notification(euicc, profile, SGP32_NOTIFICATION_EVENT_NOTIFICATION_DISABLE);
 }
 
+void euicc_clear_rollback(sgp32_euicc *euicc)
+{
+    euicc_state *s = &euicc->state;
+    s->rollback_allowed = false;
+    s->has_rollback_iccid = false;
+    memset(s->rollback_iccid, 0, sizeof(s->rollback_iccid));
+    s->rollback_eim_index = 0;
+    s->rollback_counter_value = 0;
+    s->rollback_transaction_id_len = 0;
+    memset(s->rollback_transaction_id, 0, sizeof(s->rollback_transaction_id));
+}
+
 int euicc_switch_profile(sgp32_euicc *euicc, euicc_profile *target)
 {
+    /* Any switch ends a rollback authorisation: the state it would return from is gone
+     * (the enable PSMO sets a new one after switching). */
+    euicc_clear_rollback(euicc);
     euicc_profile *current = euicc_enabled_profile(euicc);
     int rc = SGP32_OK;
     if (current && current != target)

@@ -192,10 +192,15 @@ int euicc_state_manufacture(sgp32_euicc *euicc);
 euicc_profile *euicc_find_profile_by_iccid(sgp32_euicc *euicc, const uint8_t iccid[10]);
 euicc_profile *euicc_find_profile_by_aid(sgp32_euicc *euicc, const uint8_t *aid, size_t aid_len);
 euicc_profile *euicc_enabled_profile(sgp32_euicc *euicc);
-/* Remove a profile and its stored elements. */
-int euicc_delete_profile(sgp32_euicc *euicc, euicc_profile *profile);
-/* Enable target (disabling the current one); queues the disable/enable notifications of the
- * profiles' notificationConfigurationInfo. Policy checks are the caller's. */
+/* Deleting a profile is two steps so that a failed state write never leaves a profile whose
+ * elements are gone: forget it in the state, and once the state is stored, remove its elements
+ * (the store object "profile-<ICCID digits>"). */
+void euicc_forget_profile(sgp32_euicc *euicc, euicc_profile *profile);
+int euicc_remove_profile_elements(sgp32_euicc *euicc, const uint8_t iccid[10]);
+/* Forget a pending rollback authorisation (SGP.32 §3.3.2). */
+void euicc_clear_rollback(sgp32_euicc *euicc);
+/* Enable target (disabling the current one); ends any rollback authorisation; queues the disable/enable
+ * notifications of the profiles' notificationConfigurationInfo. Policy checks are the caller's. */
 int euicc_switch_profile(sgp32_euicc *euicc, euicc_profile *target);
 /* Disable the enabled profile; queues its disable notification. */
 int euicc_disable_profile(sgp32_euicc *euicc, euicc_profile *profile);

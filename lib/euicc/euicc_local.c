@@ -34,21 +34,6 @@ void euicc_change_abort(sgp32_euicc *euicc, euicc_change *change)
     change->deleted_count = 0;
 }
 
-/* Remove the stored elements of a profile the saved state no longer has. euicc_delete_profile
- * both forgets a profile and removes its object; a copy appended past the end is forgotten
- * again at once, so only the object goes and the state stays as saved. */
-static void remove_profile_elements(sgp32_euicc *euicc, const uint8_t iccid[10])
-{
-    euicc_state *s = &euicc->state;
-    if (s->profile_count >= EUICC_MAX_PROFILES)
-        return; /* cannot happen: the profile was just removed */
-    euicc_profile *slot = &s->profiles[s->profile_count];
-    memset(slot, 0, sizeof(*slot));
-    memcpy(slot->iccid, iccid, 10);
-    s->profile_count++;
-    (void)euicc_delete_profile(euicc, slot);
-}
-
 int euicc_change_commit(sgp32_euicc *euicc, euicc_change *change)
 {
     int rc = euicc_state_save(euicc);
@@ -59,7 +44,7 @@ int euicc_change_commit(sgp32_euicc *euicc, euicc_change *change)
         return rc;
     }
     for (size_t i = 0; i < change->deleted_count; i++) {
-        remove_profile_elements(euicc, change->deleted_iccids[i]);
+        (void)euicc_remove_profile_elements(euicc, change->deleted_iccids[i]);
         if (euicc->has_last_installed &&
             memcmp(euicc->last_installed_iccid, change->deleted_iccids[i], 10) == 0)
             euicc->has_last_installed = false;

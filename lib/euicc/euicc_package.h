@@ -72,7 +72,4 @@ int euicc_package_parse_stored(const uint8_t *der, size_t len, euicc_epr_view *v
 /* The pending EPR of eim_id for counter_value, or -1. */
 int euicc_package_find_pending(const sgp32_euicc *euicc, sgp32_bytes eim_id, int64_t counter_value);
 
-/* Rollback authorisation (SGP.32 §3.3.2): forget it (a later package, a deleted eIM). */
-void euicc_package_clear_rollback(sgp32_euicc *euicc);
-
 #endif

@@ -179,15 +179,3 @@ int euicc_package_find_pending(const sgp32_euicc *euicc, sgp32_bytes eim_id, int
     }
     return -1;
 }
-
-void euicc_package_clear_rollback(sgp32_euicc *euicc)
-{
-    euicc_state *s = &euicc->state;
-    s->rollback_allowed = false;
-    s->has_rollback_iccid = false;
-    memset(s->rollback_iccid, 0, sizeof(s->rollback_iccid));
-    s->rollback_eim_index = 0;
-    s->rollback_counter_value = 0;
-    s->rollback_transaction_id_len = 0;
-    memset(s->rollback_transaction_id, 0, sizeof(s->rollback_transaction_id));
-}

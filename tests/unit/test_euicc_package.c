@@ -1240,6 +1240,29 @@ static void rollback_once_then_not_allowed(void **state)
     teardown_card(&t);
 }
 
+/* A switch outside the eIM's package (here the fallback mechanism) ends the authorisation:
+ * the state the rollback would return from is gone. */
+static void a_local_switch_ends_the_rollback_authorisation(void **state)
+{
+    (void)state;
+    pkg t;
+    setup_card(&t);
+    sgp32_psmo ops[1] = {psmo_enable(&t, ICCID_B, true)};
+    sgp32_buf original, resp;
+    send_psmos(&t, ops, 1, &original);
+    assert_string_equal(enabled(&t), ICCID_B);
+    profile(&t, ICCID_A)->fallback_attribute = true;
+    es10_hex(&t, "BF5D03800100", &resp);
+    assert_memory_equal(resp.data, "\xBF\x5D\x03\x80\x01\x00", 6);
+    sgp32_buf_free(&resp);
+    assert_string_equal(enabled(&t), ICCID_A);
+    es10_hex(&t, "BF5803800100", &resp);
+    assert_memory_equal(resp.data, "\xBF\x58\x03\x02\x01\x01", 6); /* rollbackNotAllowed */
+    sgp32_buf_free(&resp);
+    sgp32_buf_free(&original);
+    teardown_card(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1254,6 +1277,7 @@ int main(void)
         cmocka_unit_test(eim_configuration_operations),
         cmocka_unit_test(eprs_stay_until_removed_and_survive_power_loss),
         cmocka_unit_test(rollback_once_then_not_allowed),
+        cmocka_unit_test(a_local_switch_ends_the_rollback_authorisation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
