@@ -8,47 +8,10 @@
  * NVM write answer undefinedError (127) and leave the old address in place.
  * The SGP.32 form (BF65) is es10b_set_default_dp_address.c; both change the same address.
  */
-#include <string.h>
-
-#include "euicc_internal.h"
+#include "euicc_local.h"
 
 int es10a_set_default_dp_address(sgp32_euicc *euicc, const uint8_t *request, size_t len, sgp32_buf *out)
 {
-    uint8_t storage[256];
-    sgp32_arena arena;
-    sgp32_arena_init_fixed(&arena, storage, sizeof(storage));
-    sgp32_set_default_dp_address_request req;
-    int rc = euicc_decode(euicc, &sgp32_type_set_default_dp_address_request, request, len, &arena, &req);
-    if (rc) {
-        sgp32_arena_free(&arena);
-        return rc;
-    }
-    sgp32_set_default_dp_address_response resp = {0};
-    resp.set_default_dp_address_result =
-        SGP32_SET_DEFAULT_DP_ADDRESS_RESPONSE_SET_DEFAULT_DP_ADDRESS_RESULT_OK;
-    const sgp32_bytes *addr = &req.default_dp_address;
-    char *stored = euicc->state.default_dp_address;
-    if (addr->len > EUICC_ADDRESS_MAX || (addr->len && memchr(addr->data, 0, addr->len))) {
-        sgp32_log(SGP32_LOG_WARN, SGP32_LOG_EUICC, &euicc->log,
-                  "SetDefaultDpAddress: an address of %zu bytes cannot be stored", addr->len);
-        resp.set_default_dp_address_result =
-            SGP32_SET_DEFAULT_DP_ADDRESS_RESPONSE_SET_DEFAULT_DP_ADDRESS_RESULT_UNDEFINED_ERROR;
-    } else {
-        char old[EUICC_ADDRESS_MAX + 1];
-        memcpy(old, stored, sizeof(old));
-        if (addr->len)
-            memcpy(stored, addr->data, addr->len);
-        stored[addr->len] = '\0';
-        if (euicc_state_save(euicc) != SGP32_OK) {
-            memcpy(stored, old, sizeof(old));
-            resp.set_default_dp_address_result =
-                SGP32_SET_DEFAULT_DP_ADDRESS_RESPONSE_SET_DEFAULT_DP_ADDRESS_RESULT_UNDEFINED_ERROR;
-        } else {
-            sgp32_log(SGP32_LOG_INFO, SGP32_LOG_EUICC, &euicc->log, "default SM-DP+ address set to \"%s\"",
-                      stored);
-        }
-    }
-    rc = sgp32_asn1_encode(&sgp32_type_set_default_dp_address_response, &resp, out);
-    sgp32_arena_free(&arena);
-    return rc;
+    return euicc_set_default_dp_address(euicc, &sgp32_type_set_default_dp_address_request,
+                                        SGP32_TAG_SET_DEFAULT_DP_ADDRESS_RESPONSE, request, len, out);
 }

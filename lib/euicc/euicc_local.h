@@ -42,6 +42,10 @@ void euicc_settle_special_states(sgp32_euicc *euicc);
 euicc_profile *euicc_emergency_profile(sgp32_euicc *euicc);
 euicc_profile *euicc_fallback_profile(sgp32_euicc *euicc);
 
+/* SetDefaultDpAddress in either form (es10b_set_default_dp_address.c). */
+int euicc_set_default_dp_address(sgp32_euicc *euicc, const sgp32_asn1_type *request_type,
+                                 uint32_t response_tag, const uint8_t *request, size_t len, sgp32_buf *out);
+
 /* Append tag { 80 code }: the one-result responses of ES10b/ES10c. */
 int euicc_write_result(sgp32_buf *out, uint32_t tag, int64_t code);
 
