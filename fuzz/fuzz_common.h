@@ -53,6 +53,9 @@ int sgp32_fuzz_any_type(const uint8_t *data, size_t size);
 int sgp32_fuzz_text(const uint8_t *data, size_t size);
 int sgp32_fuzz_certificate(const uint8_t *data, size_t size);
 int sgp32_fuzz_apdu(const uint8_t *data, size_t size); /* links sgp32_euicc */
+int sgp32_fuzz_esipa_json(const uint8_t *data, size_t size); /* links sgp32_transport */
+int sgp32_fuzz_es9_json(const uint8_t *data, size_t size);   /* links sgp32_smdp_server */
+int sgp32_fuzz_es2_json(const uint8_t *data, size_t size);   /* links sgp32_smdp_server */
 
 /* The type lists of the multi-type targets (the seed generator encodes samples of each). */
 extern const sgp32_asn1_type *const sgp32_fuzz_es9plus_types[];

@@ -3,5 +3,6 @@
 # compiled here as plain functions (no libFuzzer, no SGP32_FUZZ_LIBFUZZER). fuzz_apdu opens a software
 # eUICC (sgp32_euicc) with the SGP.26 identities of SGP32_SPEC_DIR (defined by sgp32_add_unit_test).
 file(GLOB SGP32_FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/fuzz/fuzz_*.c)
-sgp32_add_unit_test(test_fuzz_seeds test_fuzz_seeds.c ${SGP32_FUZZ_SOURCES} LIBS sgp32_euicc sgp32_crypto sgp32_asn1 sgp32_core)
+sgp32_add_unit_test(test_fuzz_seeds test_fuzz_seeds.c ${SGP32_FUZZ_SOURCES} LIBS sgp32_transport sgp32_euicc sgp32_crypto sgp32_asn1 sgp32_core)
 target_include_directories(test_fuzz_seeds PRIVATE ${CMAKE_SOURCE_DIR}/fuzz)
+target_link_libraries(test_fuzz_seeds PRIVATE sgp32_smdp_server) # fuzz_es9_json, fuzz_es2_json (lib/smdp)

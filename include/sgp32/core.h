@@ -66,6 +66,16 @@ typedef enum sgp32_err {
     SGP32_ERR_STORE = -300,
     SGP32_ERR_STORE_CORRUPT = -301,
     SGP32_ERR_STORE_VERSION = -302,
+
+    /* transport (lib/transport: APDU links, HTTPS clients): -400 .. -499 */
+    SGP32_ERR_TRANSPORT_CONNECT = -400,     /* cannot reach the peer (refused, no such host or device) */
+    SGP32_ERR_TRANSPORT_TLS = -401,         /* TLS handshake or server authentication failed */
+    SGP32_ERR_TRANSPORT_TIMEOUT = -402,     /* the peer did not answer in time */
+    SGP32_ERR_TRANSPORT_HTTP_STATUS = -403, /* an HTTP status the binding does not allow */
+    SGP32_ERR_TRANSPORT_PROTOCOL = -404,    /* a malformed answer (framing, content type, JSON, AT) */
+    SGP32_ERR_TRANSPORT_TOO_LARGE = -405,   /* the answer is over the configured cap */
+    SGP32_ERR_TRANSPORT_CLOSED = -406,      /* the peer closed the link */
+    SGP32_ERR_TRANSPORT_DEVICE = -407,      /* the reader or modem refused (no card, +CME ERROR) */
 } sgp32_err;
 
 /* A human-readable name for an error code ("asn1: value runs past its enclosing TLV"). */

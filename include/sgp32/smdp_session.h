@@ -23,9 +23,10 @@ enum {
     SGP32_SMDP_TXID_LEN = 16, /* the transactionIds this SM-DP+ makes (1..16 allowed) */
     SGP32_SMDP_ADDRESS_MAX = 255,
     SGP32_SMDP_OID_MAX = 32,
-    SGP32_SMDP_SIGNED_MAX = 400,   /* serverSigned1 / smdpSigned2 TLVs */
-    SGP32_SMDP_SEGMENT_MAX = 1020, /* SGP.22: a BPP segment incl. tag, length and MAC */
-    SGP32_SMDP_SEGMENT_MIN = 64,   /* smallest segment size the builder accepts */
+    SGP32_SMDP_SIGNED_MAX = 400,     /* serverSigned1 / smdpSigned2 TLVs */
+    SGP32_SMDP_MATCHING_ID_MAX = 64, /* matchingId (AC_Token) kept from ctxParams1 */
+    SGP32_SMDP_SEGMENT_MAX = 1020,   /* SGP.22: a BPP segment incl. tag, length and MAC */
+    SGP32_SMDP_SEGMENT_MIN = 64,     /* smallest segment size the builder accepts */
 };
 
 /* One SM-DP+ identity under one CI: CERT.DPauth and CERT.DPpb (DER) with their keys. */
@@ -38,10 +39,11 @@ typedef struct sgp32_smdp_credentials {
 
 typedef enum sgp32_smdp_phase {
     SGP32_SMDP_NEW = 0,
-    SGP32_SMDP_AUTH_STARTED, /* serverSigned1 made */
-    SGP32_SMDP_CLIENT_OK,    /* eUICC authenticated, smdpSigned2 made */
-    SGP32_SMDP_BPP_BOUND,    /* euiccSigned2 accepted, BPP built */
-    SGP32_SMDP_FINISHED,     /* PIR or CancelSession received */
+    SGP32_SMDP_AUTH_STARTED,    /* serverSigned1 made */
+    SGP32_SMDP_CLIENT_VERIFIED, /* eUICC authenticated, smdpSigned2 not yet made */
+    SGP32_SMDP_CLIENT_OK,       /* eUICC authenticated, smdpSigned2 made */
+    SGP32_SMDP_BPP_BOUND,       /* euiccSigned2 accepted, BPP built */
+    SGP32_SMDP_FINISHED,        /* PIR or CancelSession received */
 } sgp32_smdp_phase;
 
 /* Why a message from the eUICC was not accepted (the SM-DP+ server maps these to ES9+ codes). */
@@ -88,6 +90,8 @@ typedef struct sgp32_smdp_session {
     uint8_t server_signature1[SGP32_EC_RAW_SIG_LEN];
 
     /* AuthenticateClient */
+    bool has_matching_id; /* ctxParams1 carried a matchingId (it may be empty) */
+    char matching_id[SGP32_SMDP_MATCHING_ID_MAX + 1];
     uint8_t eid[16];
     sgp32_ec_public_key euicc_key; /* from CERT.EUICC */
     uint8_t euicc_signature1[SGP32_EC_RAW_SIG_LEN];
@@ -131,6 +135,20 @@ int sgp32_smdp_write_authenticate_server_request(const sgp32_smdp_session *s, sg
 int sgp32_smdp_authenticate_client(sgp32_smdp_session *s, const uint8_t *response, size_t len,
                                    const char *confirmation_code, const sgp32_ec_public_key *bpp_euicc_otpk,
                                    sgp32_smdp_check *check);
+/*
+ * The same in two steps, for an SM-DP+ that picks the download order from what the eUICC sent
+ * (the EID of CERT.EUICC, the matchingId of ctxParams1) before it signs:
+ *   _verify  every check above; on ACCEPTED s->eid, s->matching_id (has_matching_id) are set
+ *            and the phase is SGP32_SMDP_CLIENT_VERIFIED (a matchingId longer than
+ *            SGP32_SMDP_MATCHING_ID_MAX is MALFORMED);
+ *   _finish  smdpSigned2 and its signature; cc_sha256 is SHA-256(confirmation code) (so a server
+ *            need not keep the code itself) or NULL when no code is required.
+ */
+int sgp32_smdp_authenticate_client_verify(sgp32_smdp_session *s, const uint8_t *response, size_t len,
+                                          sgp32_smdp_check *check);
+int sgp32_smdp_authenticate_client_finish(sgp32_smdp_session *s, const uint8_t *cc_sha256,
+                                          const sgp32_ec_public_key *bpp_euicc_otpk);
+
 /* What an IPA then sends the eUICC: BF21 {30 smdpSigned2, 5F37 smdpSignature2, [04 hashCc],
  * 30 CERT.DPpb}. hash_cc may be NULL. */
 int sgp32_smdp_write_prepare_download_request(const sgp32_smdp_session *s, const uint8_t *hash_cc,
@@ -181,5 +199,17 @@ int sgp32_smdp_verify_pir(sgp32_smdp_session *s, const uint8_t *pir, size_t len,
  * euiccCancelSessionSigned, transactionId, smdpOid. *reason receives the reason signed. */
 int sgp32_smdp_verify_cancel_session(sgp32_smdp_session *s, const uint8_t *response, size_t len,
                                      int64_t *reason, sgp32_smdp_check *check);
+
+/*
+ * A session as bytes, for a server that keeps sessions in a store across requests and restarts
+ * (design principle 9: a versioned, field-by-field encoding, never a struct dump). The
+ * encoding holds no private key; it does hold the session's public material and state.
+ * _decode needs the credentials and trusted CIs the session was made with (they are not
+ * encoded); SGP32_ERR_STORE_VERSION for another encoding version, SGP32_ERR_STORE_CORRUPT for
+ * bytes that do not decode.
+ */
+int sgp32_smdp_session_encode(const sgp32_smdp_session *s, sgp32_buf *out);
+int sgp32_smdp_session_decode(sgp32_smdp_session *s, const uint8_t *data, size_t len,
+                              const sgp32_smdp_credentials *credentials, const sgp32_ci_set *trusted_cis);
 
 #endif

@@ -167,8 +167,8 @@ int sgp32_buf_extend(sgp32_buf *buf, size_t len, uint8_t **out)
         buf->data = p;
         buf->alloc = grow;
     }
-    if (out)
-        *out = buf->data + buf->len;
+    if (out) /* an empty buffer has no storage yet: NULL + 0 is undefined in C */
+        *out = buf->data ? buf->data + buf->len : NULL;
     buf->len = need;
     return SGP32_OK;
 }

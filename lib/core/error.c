@@ -51,6 +51,14 @@ const char *sgp32_err_str(int err)
     case SGP32_ERR_STORE: return "storage error";
     case SGP32_ERR_STORE_CORRUPT: return "stored state is corrupt";
     case SGP32_ERR_STORE_VERSION: return "stored state has an unsupported version";
+    case SGP32_ERR_TRANSPORT_CONNECT: return "transport: cannot reach the peer";
+    case SGP32_ERR_TRANSPORT_TLS: return "transport: TLS handshake or server authentication failed";
+    case SGP32_ERR_TRANSPORT_TIMEOUT: return "transport: timed out";
+    case SGP32_ERR_TRANSPORT_HTTP_STATUS: return "transport: unexpected HTTP status";
+    case SGP32_ERR_TRANSPORT_PROTOCOL: return "transport: malformed answer";
+    case SGP32_ERR_TRANSPORT_TOO_LARGE: return "transport: answer over the size cap";
+    case SGP32_ERR_TRANSPORT_CLOSED: return "transport: the peer closed the link";
+    case SGP32_ERR_TRANSPORT_DEVICE: return "transport: the reader or modem refused";
     }
     return "unknown error";
 }

@@ -65,9 +65,27 @@ static int check_response(sgp32_smdp_session *s, const sgp32_sgp32_authenticate_
     return SGP32_OK;
 }
 
-int sgp32_smdp_authenticate_client(sgp32_smdp_session *s, const uint8_t *response, size_t len,
-                                   const char *confirmation_code, const sgp32_ec_public_key *bpp_euicc_otpk,
-                                   sgp32_smdp_check *check)
+/* ctxParams1's matchingId, kept for the server's order lookup. */
+static int keep_matching_id(sgp32_smdp_session *s, const sgp32_ctx_params1 *ctx, sgp32_smdp_check *check)
+{
+    s->has_matching_id = false;
+    s->matching_id[0] = '\0';
+    if (ctx->choice != SGP32_CTX_PARAMS1_CTX_PARAMS_FOR_COMMON_AUTHENTICATION)
+        return SGP32_OK;
+    const sgp32_ctx_params_for_common_authentication *common = &ctx->u.ctx_params_for_common_authentication;
+    if (!common->has_matching_id)
+        return SGP32_OK;
+    if (common->matching_id.len > SGP32_SMDP_MATCHING_ID_MAX ||
+        memchr(common->matching_id.data, 0, common->matching_id.len))
+        return smdp_refuse(s, check, SGP32_SMDP_MALFORMED, SGP32_ERR_CAPACITY, "ctxParams1 matchingId");
+    memcpy(s->matching_id, common->matching_id.data, common->matching_id.len);
+    s->matching_id[common->matching_id.len] = '\0';
+    s->has_matching_id = true;
+    return SGP32_OK;
+}
+
+int sgp32_smdp_authenticate_client_verify(sgp32_smdp_session *s, const uint8_t *response, size_t len,
+                                          sgp32_smdp_check *check)
 {
     if (!s || !response || !check)
         return SGP32_ERR_INVALID_ARGUMENT;
@@ -85,21 +103,53 @@ int sgp32_smdp_authenticate_client(sgp32_smdp_session *s, const uint8_t *respons
         rc = decoded ? smdp_refuse(s, check, SGP32_SMDP_MALFORMED, decoded, "AuthenticateServerResponse")
                      : check_response(s, r, chain, check);
     }
-    if (!rc && check->verdict == SGP32_SMDP_ACCEPTED) {
-        s->cc_required = confirmation_code != NULL;
-        if (s->cc_required)
-            rc = sgp32_hash_confirmation_code((const uint8_t *)confirmation_code, strlen(confirmation_code),
-                                              s->transaction_id, s->transaction_id_len, s->hash_cc);
-        if (!rc)
-            rc = write_smdp_signed2(s, bpp_euicc_otpk);
-        if (!rc)
-            s->phase = SGP32_SMDP_CLIENT_OK;
-    }
+    if (!rc && check->verdict == SGP32_SMDP_ACCEPTED)
+        rc = keep_matching_id(s, &r->u.authenticate_response_ok.euicc_signed1.ctx_params1, check);
+    if (!rc && check->verdict == SGP32_SMDP_ACCEPTED)
+        s->phase = SGP32_SMDP_CLIENT_VERIFIED;
     if (chain)
         sgp32_free(chain, sizeof(*chain));
     if (r)
         sgp32_free(r, sizeof(*r));
     sgp32_arena_free(&arena);
+    return rc;
+}
+
+int sgp32_smdp_authenticate_client_finish(sgp32_smdp_session *s, const uint8_t *cc_sha256,
+                                          const sgp32_ec_public_key *bpp_euicc_otpk)
+{
+    if (!s || !s->credentials)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    if (s->phase != SGP32_SMDP_CLIENT_VERIFIED)
+        return SGP32_ERR_STATE;
+    int rc = SGP32_OK;
+    s->cc_required = cc_sha256 != NULL;
+    if (s->cc_required) {
+        /* hashCc = SHA-256(SHA-256(CC) || transactionId) (SGP.22 §3.1.3) */
+        const sgp32_bytes parts[] = {{cc_sha256, SGP32_SHA256_LEN},
+                                     {s->transaction_id, s->transaction_id_len}};
+        rc = sgp32_sha256_parts(parts, 2, s->hash_cc);
+    }
+    if (!rc)
+        rc = write_smdp_signed2(s, bpp_euicc_otpk);
+    if (!rc)
+        s->phase = SGP32_SMDP_CLIENT_OK;
+    return rc;
+}
+
+int sgp32_smdp_authenticate_client(sgp32_smdp_session *s, const uint8_t *response, size_t len,
+                                   const char *confirmation_code, const sgp32_ec_public_key *bpp_euicc_otpk,
+                                   sgp32_smdp_check *check)
+{
+    int rc = sgp32_smdp_authenticate_client_verify(s, response, len, check);
+    if (rc || check->verdict != SGP32_SMDP_ACCEPTED)
+        return rc;
+    uint8_t cc_sha256[SGP32_SHA256_LEN];
+    if (confirmation_code)
+        rc = sgp32_sha256((const uint8_t *)confirmation_code, strlen(confirmation_code), cc_sha256);
+    if (!rc)
+        rc = sgp32_smdp_authenticate_client_finish(s, confirmation_code ? cc_sha256 : NULL, bpp_euicc_otpk);
+    sgp32_secure_zero(cc_sha256, sizeof(cc_sha256));
     return rc;
 }
 

@@ -33,6 +33,9 @@ static const struct {
     {"fuzz_text", sgp32_fuzz_text},
     {"fuzz_certificate", sgp32_fuzz_certificate},
     {"fuzz_apdu", sgp32_fuzz_apdu},
+    {"fuzz_esipa_json", sgp32_fuzz_esipa_json},
+    {"fuzz_es9_json", sgp32_fuzz_es9_json},
+    {"fuzz_es2_json", sgp32_fuzz_es2_json},
 };
 
 static uint8_t *read_file(const char *path, size_t *size)

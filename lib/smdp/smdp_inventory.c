@@ -1,0 +1,90 @@
+/*
+ * The profile inventory (SGP.22 §3.1.1, §4.1; NOTES §6.4, §9): profile-type templates personalised
+ * per order, ICCID forms, activation codes.
+ *
+ * Personalisation writes the order's ICCID into the UPP's ProfileHeader and into the metadata
+ * (StoreMetadataRequest BF25: ICCID, names, class, notification addresses, PPRs). Templates whose
+ * elements carry IMSI or keys are installed as they are: per-order IMSI/key generation is not done.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sgp32/asn1_types.h"
+#include "sgp32/profile_package.h"
+#include "sgp32/smdp_server.h"
+
+int sgp32_smdp_iccid_from_text(const char *text, char digits[SGP32_SMDP_ICCID_MAX + 1])
+{
+    if (!text || !digits)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    size_t len = strlen(text);
+    if (len == 20 && (text[19] == 'F' || text[19] == 'f'))
+        len = 19;
+    if (len < 18 || len > SGP32_SMDP_ICCID_MAX)
+        return SGP32_ERR_BAD_TEXT;
+    for (size_t i = 0; i < len; i++)
+        if (text[i] < '0' || text[i] > '9')
+            return SGP32_ERR_BAD_TEXT;
+    memcpy(digits, text, len);
+    digits[len] = '\0';
+    return SGP32_OK;
+}
+
+int sgp32_smdp_iccid_to_bcd(const char *digits, uint8_t out[10])
+{
+    char d[SGP32_SMDP_ICCID_MAX + 1];
+    int rc = sgp32_smdp_iccid_from_text(digits, d);
+    if (rc)
+        return rc;
+    size_t len = strlen(d);
+    for (size_t i = 0; i < 10; i++) {
+        uint8_t lo = 2 * i < len ? (uint8_t)(d[2 * i] - '0') : 0xF;
+        uint8_t hi = 2 * i + 1 < len ? (uint8_t)(d[2 * i + 1] - '0') : 0xF;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return SGP32_OK;
+}
+
+int sgp32_smdp_personalise(const sgp32_smdp_profile_template *t, const char *iccid, const char *smdp_address,
+                           sgp32_buf *upp, sgp32_buf *metadata)
+{
+    if (!t || !iccid || !smdp_address || !upp || !metadata)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    uint8_t bcd[10];
+    int rc = sgp32_smdp_iccid_to_bcd(iccid, bcd);
+    if (!rc)
+        rc = sgp32_upp_set_iccid(t->upp.data, t->upp.len, iccid, upp);
+    if (rc)
+        return rc;
+    sgp32_notification_configuration_information notify[1] = {
+        {{0},
+         SGP32_NOTIFICATION_EVENT_NOTIFICATION_INSTALL | SGP32_NOTIFICATION_EVENT_NOTIFICATION_ENABLE |
+             SGP32_NOTIFICATION_EVENT_NOTIFICATION_DISABLE | SGP32_NOTIFICATION_EVENT_NOTIFICATION_DELETE,
+         SGP32_BYTES(smdp_address, strlen(smdp_address))},
+    };
+    const char *sp = t->service_provider_name ? t->service_provider_name : "";
+    const char *name = t->profile_name ? t->profile_name : t->profile_type;
+    sgp32_sgp32_store_metadata_request md;
+    memset(&md, 0, sizeof(md));
+    md.iccid = SGP32_BYTES(bcd, 10);
+    md.service_provider_name = SGP32_BYTES(sp, strlen(sp));
+    md.profile_name = SGP32_BYTES(name, strlen(name));
+    md.profile_class = t->profile_class;
+    md.has_notification_configuration_info = true;
+    md.notification_configuration_info.items = notify;
+    md.notification_configuration_info.count = 1;
+    if (t->pprs) {
+        md.has_profile_policy_rules = true;
+        md.profile_policy_rules = t->pprs;
+    }
+    return sgp32_asn1_encode(&sgp32_type_sgp32_store_metadata_request, &md, metadata);
+}
+
+int sgp32_smdp_activation_code(const char *address, const sgp32_smdp_order *order, char *out, size_t size)
+{
+    if (!address || !order || !out || size == 0)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    int n =
+        snprintf(out, size, "LPA:1$%s$%s%s", address, order->matching_id, order->cc_required ? "$$1" : "");
+    return n < 0 || (size_t)n >= size ? SGP32_ERR_BUFFER_TOO_SMALL : SGP32_OK;
+}

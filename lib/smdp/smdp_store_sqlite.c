@@ -1,0 +1,357 @@
+/*
+ * The SM-DP+ store in SQLite (the default; design principle 9): orders and sessions in one
+ * database file, WAL journal, prepared statements, one connection behind a mutex (every call is
+ * one short statement or transaction, so the mutex is never held across crypto).
+ *
+ * Orders are updated by compare-and-set on their version column, so two requests racing on one
+ * order cannot both win. Schema version 1 (table meta).
+ */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sgp32/log.h"
+#include "sgp32/smdp_server.h"
+
+enum {
+    SCHEMA_VERSION = 1,
+    ST_ORDER_INSERT = 0,
+    ST_ORDER_GET,
+    ST_ORDER_BY_MATCHING_ID,
+    ST_ORDER_DEFAULT,
+    ST_ORDER_AVAILABLE,
+    ST_ORDER_UPDATE,
+    ST_SESSION_PUT,
+    ST_SESSION_GET,
+    ST_SESSION_DELETE,
+    ST_COUNT_STATES,
+    ST_COUNT
+};
+
+#define ORDER_COLUMNS                                                                                        \
+    "iccid, profile_type, state, eid, matching_id, cc_required, cc_sha256, cc_failures, download_attempts, " \
+    "smds_address, transaction_id, updated, version"
+
+static const char *const sql[ST_COUNT] = {
+    "INSERT INTO orders (" ORDER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1)",
+    "SELECT " ORDER_COLUMNS " FROM orders WHERE iccid = ?1",
+    "SELECT " ORDER_COLUMNS " FROM orders WHERE matching_id = ?1 ORDER BY updated DESC LIMIT 1",
+    ("SELECT " ORDER_COLUMNS " FROM orders WHERE eid = ?1 AND matching_id = '' AND state IN (4, 5) "
+     "ORDER BY updated LIMIT 1"),
+    "SELECT " ORDER_COLUMNS " FROM orders WHERE profile_type = ?1 AND state = 0 ORDER BY iccid LIMIT 1",
+    ("UPDATE orders SET profile_type = ?2, state = ?3, eid = ?4, matching_id = ?5, cc_required = ?6, "
+     "cc_sha256 = ?7, cc_failures = ?8, download_attempts = ?9, smds_address = ?10, transaction_id = ?11, "
+     "updated = ?12, version = version + 1 WHERE iccid = ?1 AND version = ?13"),
+    ("INSERT OR REPLACE INTO sessions (txid, iccid, credential, expires, pdr_sha256, state, bpp) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+    "SELECT iccid, credential, expires, pdr_sha256, state, bpp FROM sessions WHERE txid = ?1",
+    "DELETE FROM sessions WHERE txid = ?1",
+    "SELECT state, count(*) FROM orders GROUP BY state",
+};
+
+static const char schema[] =
+    "PRAGMA journal_mode = WAL;"
+    "PRAGMA synchronous = NORMAL;"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS orders ("
+    " iccid TEXT PRIMARY KEY, profile_type TEXT NOT NULL, state INTEGER NOT NULL,"
+    " eid TEXT NOT NULL DEFAULT '', matching_id TEXT NOT NULL DEFAULT '', cc_required INTEGER NOT NULL "
+    "DEFAULT 0,"
+    " cc_sha256 BLOB, cc_failures INTEGER NOT NULL DEFAULT 0, download_attempts INTEGER NOT NULL DEFAULT 0,"
+    " smds_address TEXT NOT NULL DEFAULT '', transaction_id TEXT NOT NULL DEFAULT '',"
+    " updated INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 1);"
+    "CREATE INDEX IF NOT EXISTS orders_matching_id ON orders (matching_id);"
+    "CREATE INDEX IF NOT EXISTS orders_type_state ON orders (profile_type, state);"
+    "CREATE INDEX IF NOT EXISTS orders_eid ON orders (eid, state);"
+    "CREATE TABLE IF NOT EXISTS sessions ("
+    " txid TEXT PRIMARY KEY, iccid TEXT NOT NULL DEFAULT '', credential INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL, pdr_sha256 BLOB, state BLOB NOT NULL, bpp BLOB);"
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1);";
+
+struct sgp32_smdp_sqlite {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    pthread_mutex_t lock;
+};
+
+static int db_error(sgp32_smdp_sqlite *d, const char *what)
+{
+    sgp32_log_context ctx = {"smdp-store", NULL, NULL};
+    sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_STORE, &ctx, "sqlite %s: %s", what, sqlite3_errmsg(d->db));
+    return SGP32_ERR_STORE;
+}
+
+int sgp32_smdp_sqlite_open(const char *path, sgp32_smdp_sqlite **out)
+{
+    if (!path || !out)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    sgp32_smdp_sqlite *d = calloc(1, sizeof(*d));
+    if (!d)
+        return SGP32_ERR_NO_MEMORY;
+    pthread_mutex_init(&d->lock, NULL);
+    int rc = SGP32_OK;
+    if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK)
+        rc = SGP32_ERR_STORE;
+    if (!rc)
+        sqlite3_busy_timeout(d->db, 5000);
+    if (!rc && sqlite3_exec(d->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_error(d, "schema");
+    if (!rc) {
+        sqlite3_stmt *v = NULL;
+        if (sqlite3_prepare_v2(d->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &v, NULL) !=
+                SQLITE_OK ||
+            sqlite3_step(v) != SQLITE_ROW)
+            rc = db_error(d, "schema version");
+        else if (sqlite3_column_int(v, 0) != SCHEMA_VERSION)
+            rc = SGP32_ERR_STORE_VERSION;
+        sqlite3_finalize(v);
+    }
+    for (int i = 0; !rc && i < ST_COUNT; i++)
+        if (sqlite3_prepare_v3(d->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &d->st[i], NULL) != SQLITE_OK)
+            rc = db_error(d, sql[i]);
+    if (!rc) {
+        /* expired sessions of an earlier run */
+        sqlite3_stmt *purge = NULL;
+        if (sqlite3_prepare_v2(d->db, "DELETE FROM sessions WHERE expires < ?1", -1, &purge, NULL) ==
+            SQLITE_OK) {
+            sqlite3_bind_int64(purge, 1, (sqlite3_int64)time(NULL));
+            sqlite3_step(purge);
+        }
+        sqlite3_finalize(purge);
+    }
+    if (rc) {
+        sgp32_smdp_sqlite_close(d);
+        return rc;
+    }
+    *out = d;
+    return SGP32_OK;
+}
+
+void sgp32_smdp_sqlite_close(sgp32_smdp_sqlite *d)
+{
+    if (!d)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(d->st[i]);
+    sqlite3_close(d->db);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+static sqlite3_stmt *begin(sgp32_smdp_sqlite *d, int which)
+{
+    pthread_mutex_lock(&d->lock);
+    sqlite3_stmt *s = d->st[which];
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+}
+
+static int end(sgp32_smdp_sqlite *d, sqlite3_stmt *s, int rc)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+static void text_column(sqlite3_stmt *s, int col, char *out, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    size_t n = t ? (size_t)sqlite3_column_bytes(s, col) : 0;
+    if (n >= size)
+        n = size - 1;
+    if (n)
+        memcpy(out, t, n);
+    out[n] = '\0';
+}
+
+static void bind_order(sqlite3_stmt *s, const sgp32_smdp_order *o)
+{
+    sqlite3_bind_text(s, 1, o->iccid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, o->profile_type, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, (int)o->state);
+    sqlite3_bind_text(s, 4, o->eid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, o->matching_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 6, o->cc_required);
+    sqlite3_bind_blob(s, 7, o->cc_sha256, sizeof(o->cc_sha256), SQLITE_STATIC);
+    sqlite3_bind_int(s, 8, o->cc_failures);
+    sqlite3_bind_int(s, 9, o->download_attempts);
+    sqlite3_bind_text(s, 10, o->smds_address, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, o->transaction_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 12, (sqlite3_int64)o->updated);
+}
+
+static void read_order(sqlite3_stmt *s, sgp32_smdp_order *o)
+{
+    memset(o, 0, sizeof(*o));
+    text_column(s, 0, o->iccid, sizeof(o->iccid));
+    text_column(s, 1, o->profile_type, sizeof(o->profile_type));
+    int state = sqlite3_column_int(s, 2);
+    o->state =
+        state >= 0 && state < SGP32_ORDER_STATE_COUNT ? (sgp32_smdp_order_state)state : SGP32_ORDER_ERROR;
+    text_column(s, 3, o->eid, sizeof(o->eid));
+    text_column(s, 4, o->matching_id, sizeof(o->matching_id));
+    o->cc_required = sqlite3_column_int(s, 5) != 0;
+    if (sqlite3_column_bytes(s, 6) == (int)sizeof(o->cc_sha256))
+        memcpy(o->cc_sha256, sqlite3_column_blob(s, 6), sizeof(o->cc_sha256));
+    o->cc_failures = sqlite3_column_int(s, 7);
+    o->download_attempts = sqlite3_column_int(s, 8);
+    text_column(s, 9, o->smds_address, sizeof(o->smds_address));
+    text_column(s, 10, o->transaction_id, sizeof(o->transaction_id));
+    o->updated = sqlite3_column_int64(s, 11);
+    o->version = sqlite3_column_int64(s, 12);
+}
+
+static int order_insert(void *ctx, const sgp32_smdp_order *o)
+{
+    sgp32_smdp_sqlite *d = ctx;
+    sqlite3_stmt *s = begin(d, ST_ORDER_INSERT);
+    bind_order(s, o);
+    int r = sqlite3_step(s);
+    int rc = r == SQLITE_DONE         ? SGP32_OK
+             : r == SQLITE_CONSTRAINT ? SGP32_ERR_STATE
+                                      : db_error(d, "order insert");
+    return end(d, s, rc);
+}
+
+static int order_query(sgp32_smdp_sqlite *d, int which, const char *key, sgp32_smdp_order *out)
+{
+    sqlite3_stmt *s = begin(d, which);
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    int rc = SGP32_OK;
+    if (r == SQLITE_ROW)
+        read_order(s, out);
+    else
+        rc = r == SQLITE_DONE ? SGP32_ERR_NOT_FOUND : db_error(d, "order query");
+    return end(d, s, rc);
+}
+
+static int order_get(void *ctx, const char *iccid, sgp32_smdp_order *out)
+{
+    return order_query(ctx, ST_ORDER_GET, iccid, out);
+}
+
+static int order_find_by_matching_id(void *ctx, const char *matching_id, sgp32_smdp_order *out)
+{
+    return order_query(ctx, ST_ORDER_BY_MATCHING_ID, matching_id, out);
+}
+
+static int order_find_default(void *ctx, const char *eid, sgp32_smdp_order *out)
+{
+    return order_query(ctx, ST_ORDER_DEFAULT, eid, out);
+}
+
+static int order_find_available(void *ctx, const char *profile_type, sgp32_smdp_order *out)
+{
+    return order_query(ctx, ST_ORDER_AVAILABLE, profile_type, out);
+}
+
+static int order_update(void *ctx, sgp32_smdp_order *o)
+{
+    sgp32_smdp_sqlite *d = ctx;
+    sqlite3_stmt *s = begin(d, ST_ORDER_UPDATE);
+    bind_order(s, o);
+    sqlite3_bind_int64(s, 13, (sqlite3_int64)o->version);
+    int r = sqlite3_step(s);
+    int rc = r != SQLITE_DONE              ? db_error(d, "order update")
+             : sqlite3_changes(d->db) == 1 ? SGP32_OK
+                                           : SGP32_ERR_STATE;
+    if (!rc)
+        o->version++;
+    return end(d, s, rc);
+}
+
+static int session_put(void *ctx, const sgp32_smdp_session_record *r)
+{
+    sgp32_smdp_sqlite *d = ctx;
+    sqlite3_stmt *s = begin(d, ST_SESSION_PUT);
+    sqlite3_bind_text(s, 1, r->transaction_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, r->iccid, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, r->credential_index);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)r->expires);
+    sqlite3_bind_blob(s, 5, r->pdr_sha256, sizeof(r->pdr_sha256), SQLITE_STATIC);
+    sqlite3_bind_blob(s, 6, r->state.data ? (const void *)r->state.data : "", (int)r->state.len,
+                      SQLITE_STATIC);
+    if (r->bpp.len)
+        sqlite3_bind_blob(s, 7, r->bpp.data, (int)r->bpp.len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 7);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? SGP32_OK : db_error(d, "session put");
+    return end(d, s, rc);
+}
+
+static int session_get(void *ctx, const char *txid, sgp32_smdp_session_record *out)
+{
+    sgp32_smdp_sqlite *d = ctx;
+    sqlite3_stmt *s = begin(d, ST_SESSION_GET);
+    sqlite3_bind_text(s, 1, txid, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    int rc = SGP32_OK;
+    if (r == SQLITE_ROW) {
+        snprintf(out->transaction_id, sizeof(out->transaction_id), "%s", txid);
+        text_column(s, 0, out->iccid, sizeof(out->iccid));
+        out->credential_index = sqlite3_column_int(s, 1);
+        out->expires = sqlite3_column_int64(s, 2);
+        if (sqlite3_column_bytes(s, 3) == (int)sizeof(out->pdr_sha256))
+            memcpy(out->pdr_sha256, sqlite3_column_blob(s, 3), sizeof(out->pdr_sha256));
+        sgp32_buf_reset(&out->state);
+        sgp32_buf_reset(&out->bpp);
+        int n = sqlite3_column_bytes(s, 4);
+        if (n > 0)
+            rc = sgp32_buf_append(&out->state, sqlite3_column_blob(s, 4), (size_t)n);
+        n = sqlite3_column_bytes(s, 5);
+        if (!rc && n > 0)
+            rc = sgp32_buf_append(&out->bpp, sqlite3_column_blob(s, 5), (size_t)n);
+    } else {
+        rc = r == SQLITE_DONE ? SGP32_ERR_NOT_FOUND : db_error(d, "session get");
+    }
+    return end(d, s, rc);
+}
+
+static int session_delete(void *ctx, const char *txid)
+{
+    sgp32_smdp_sqlite *d = ctx;
+    sqlite3_stmt *s = begin(d, ST_SESSION_DELETE);
+    sqlite3_bind_text(s, 1, txid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? SGP32_OK : db_error(d, "session delete");
+    return end(d, s, rc);
+}
+
+int sgp32_smdp_sqlite_count(sgp32_smdp_sqlite *d, int64_t counts[SGP32_ORDER_STATE_COUNT])
+{
+    if (!d || !counts)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    memset(counts, 0, sizeof(int64_t) * SGP32_ORDER_STATE_COUNT);
+    sqlite3_stmt *s = begin(d, ST_COUNT_STATES);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        int state = sqlite3_column_int(s, 0);
+        if (state >= 0 && state < SGP32_ORDER_STATE_COUNT)
+            counts[state] = sqlite3_column_int64(s, 1);
+    }
+    return end(d, s, r == SQLITE_DONE ? SGP32_OK : db_error(d, "count"));
+}
+
+sgp32_smdp_store sgp32_smdp_sqlite_store(sgp32_smdp_sqlite *d)
+{
+    sgp32_smdp_store st = {
+        d,
+        order_insert,
+        order_get,
+        order_find_by_matching_id,
+        order_find_default,
+        order_find_available,
+        order_update,
+        session_put,
+        session_get,
+        session_delete,
+    };
+    return st;
+}
