@@ -52,7 +52,7 @@ int sgp32_fuzz_bpp(const uint8_t *data, size_t size);
 int sgp32_fuzz_any_type(const uint8_t *data, size_t size);
 int sgp32_fuzz_text(const uint8_t *data, size_t size);
 int sgp32_fuzz_certificate(const uint8_t *data, size_t size);
-int sgp32_fuzz_apdu(const uint8_t *data, size_t size); /* links sgp32_euicc */
+int sgp32_fuzz_apdu(const uint8_t *data, size_t size);       /* links sgp32_euicc */
 int sgp32_fuzz_esipa_json(const uint8_t *data, size_t size); /* links sgp32_transport */
 int sgp32_fuzz_es9_json(const uint8_t *data, size_t size);   /* links sgp32_smdp_server */
 int sgp32_fuzz_es2_json(const uint8_t *data, size_t size);   /* links sgp32_smdp_server */
