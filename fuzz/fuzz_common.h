@@ -56,6 +56,8 @@ int sgp32_fuzz_apdu(const uint8_t *data, size_t size);       /* links sgp32_euic
 int sgp32_fuzz_esipa_json(const uint8_t *data, size_t size); /* links sgp32_transport */
 int sgp32_fuzz_es9_json(const uint8_t *data, size_t size);   /* links sgp32_smdp_server */
 int sgp32_fuzz_es2_json(const uint8_t *data, size_t size);   /* links sgp32_smdp_server */
+int sgp32_fuzz_ipa_esipa(const uint8_t *data, size_t size);  /* links sgp32_ipa, fuzz_ipa_common.c */
+int sgp32_fuzz_ipa_apdu(const uint8_t *data, size_t size);   /* links sgp32_ipa, fuzz_ipa_common.c */
 
 /* The type lists of the multi-type targets (the seed generator encodes samples of each). */
 extern const sgp32_asn1_type *const sgp32_fuzz_es9plus_types[];

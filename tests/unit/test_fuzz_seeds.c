@@ -36,6 +36,8 @@ static const struct {
     {"fuzz_esipa_json", sgp32_fuzz_esipa_json},
     {"fuzz_es9_json", sgp32_fuzz_es9_json},
     {"fuzz_es2_json", sgp32_fuzz_es2_json},
+    {"fuzz_ipa_esipa", sgp32_fuzz_ipa_esipa},
+    {"fuzz_ipa_apdu", sgp32_fuzz_ipa_apdu},
 };
 
 static uint8_t *read_file(const char *path, size_t *size)
