@@ -61,3 +61,17 @@ int ipa_write_eid(sgp32_ipa *ipa, sgp32_buf *out)
 {
     return sgp32_asn1_write_tlv(out, 0x5A, ipa->eid, sizeof(ipa->eid));
 }
+
+/* An address is host[:port]: letters, digits, '-', '.', ':' and '[' ']' for IPv6. Anything else
+ * (a NUL above all, which would cut the C string) is a broken answer, not an address to dial. */
+bool ipa_address_plausible(sgp32_bytes b)
+{
+    for (size_t i = 0; i < b.len; i++) {
+        uint8_t c = b.data[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                  c == '.' || c == ':' || c == '[' || c == ']';
+        if (!ok)
+            return false;
+    }
+    return b.len > 0;
+}

@@ -56,7 +56,7 @@ static int take_eim_address(sgp32_ipa *ipa)
     sgp32_asn1_reader r;
     sgp32_asn1_reader_init(&r, list.value, 2);
     while (sgp32_asn1_reader_next(&r, &entry) == SGP32_OK) {
-        if (entry.tag != 0x30 || ipa_find(entry.value, 0x81, &fqdn) || !fqdn.value.len ||
+        if (entry.tag != 0x30 || ipa_find(entry.value, 0x81, &fqdn) || !ipa_address_plausible(fqdn.value) ||
             fqdn.value.len > IPA_ADDRESS_MAX)
             continue;
         memcpy(ipa->eim_address, fqdn.value.data, fqdn.value.len);

@@ -25,7 +25,7 @@ int ipa_activation_code_parse(sgp32_bytes code, char *address, size_t address_si
     while (p < end && *p != '$')
         p++;
     size_t alen = (size_t)(p - a);
-    if (!alen || alen >= address_size)
+    if (!ipa_address_plausible((sgp32_bytes){a, alen}) || alen >= address_size)
         return SGP32_ERR_BAD_TEXT;
     memcpy(address, a, alen);
     address[alen] = 0;
@@ -42,9 +42,6 @@ int ipa_activation_code_parse(sgp32_bytes code, char *address, size_t address_si
         matching_id[mlen] = 0;
         *has_matching_id = mlen > 0;
     }
-    for (size_t i = 0; address[i]; i++)
-        if ((unsigned char)address[i] < 0x21 || (unsigned char)address[i] > 0x7E)
-            return SGP32_ERR_BAD_TEXT;
     return SGP32_OK;
 }
 

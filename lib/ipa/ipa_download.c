@@ -152,8 +152,8 @@ static int info1(void *ctx, int event, void *arg)
     sgp32_ipa *ipa = ctx;
     if (event == EV_CARD_OK) { /* BF3C {[80 defaultDpAddress] 81 rootDs} */
         sgp32_asn1_tlv outer, dp;
-        if (ipa_es10_response(ipa, 0xBF3C, &outer) || ipa_find(outer.value, 0x80, &dp) || !dp.value.len ||
-            dp.value.len > IPA_ADDRESS_MAX)
+        if (ipa_es10_response(ipa, 0xBF3C, &outer) || ipa_find(outer.value, 0x80, &dp) ||
+            !ipa_address_plausible(dp.value) || dp.value.len > IPA_ADDRESS_MAX)
             return SGP32_ERR_NOT_FOUND; /* no default SM-DP+ */
         memcpy(ipa->dl.smdp_address, dp.value.data, dp.value.len);
         ipa->dl.smdp_address[dp.value.len] = 0;

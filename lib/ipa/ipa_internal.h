@@ -374,4 +374,7 @@ void ipa_bpp_feed(sgp32_ipa *ipa, sgp32_bytes chunk, bool last);
  * (error_code); negative on a malformed body. */
 int ipa_bpp_next(sgp32_ipa *ipa);
 
+/* host[:port] made of the characters a DNS name, an IP address and a port use (ipa_asn1.c). */
+bool ipa_address_plausible(sgp32_bytes address);
+
 #endif
