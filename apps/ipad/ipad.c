@@ -1,0 +1,822 @@
+/*
+ * ipad: the SGP.32 IPA daemon for Linux devices (docs/ipad.md).
+ *
+ * It runs the sans-I/O IPA core of lib/ipa and maps its actions to the transports of
+ * lib/transport: APDUs to the card (euicc-sim socket, PC/SC, AT+CSIM), ESipa to the eIM over
+ * HTTPS (ASN.1 or JSON binding, one session per procedure), ES9+ to the SM-DP+ (direct
+ * download), the state blob to a file written atomically (write, fsync, rename, fsync dir).
+ *
+ *   ipad -c /etc/ipad.conf --once   one poll cycle: boot, poll until no package, notifications
+ *   ipad -c /etc/ipad.conf          daemon: poll every poll_interval, backoff, SIGTERM/SIGINT
+ *
+ * Exit status: 0 idle (--once) or clean stop, 1 a procedure failed (--once; results stay pending),
+ * 2 usage / config error, 3 setup error (card, state file).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sgp32/apdu_transport.h"
+#include "sgp32/asn1.h"
+#include "sgp32/es9_client.h"
+#include "sgp32/esipa_client.h"
+#include "sgp32/ipa.h"
+#include "sgp32/log.h"
+#include "sgp32/text.h"
+
+enum { EXIT_PROCEDURE = 1, EXIT_USAGE = 2, EXIT_SETUP = 3 };
+
+static const sgp32_log_context app_log = {.component = "ipad"};
+
+/* ------------------------------------------------------------------ configuration */
+
+typedef struct ipad_config {
+    char card[512];
+    char eim_address[256];
+    sgp32_esipa_binding binding;
+    char ca_file[512];
+    char pinned_key[512]; /* file: DER or PEM SubjectPublicKeyInfo of the eIM's TLS key */
+    char smdp_ca_file[512];
+    bool insecure;
+    char state_file[512];
+    uint32_t poll_interval_s;
+    uint32_t backoff_base_s;
+    uint32_t backoff_max_s;
+    uint32_t features;
+    uint32_t protocols;
+    bool eim_supports_compact;
+    int http_timeout_ms;
+    int card_timeout_ms;
+    int log_level;
+} ipad_config;
+
+static void usage(FILE *out, const char *prog)
+{
+    fprintf(out,
+            "usage: %s -c FILE [--once] [--log-level LEVEL]\n"
+            "The SGP.32 IoT Profile Assistant daemon: polls the eIM, runs eUICC packages and\n"
+            "profile downloads on the card, reports results and notifications.\n"
+            "\n"
+            "  -c, --config FILE   the configuration (below); required\n"
+            "  --once              one poll cycle (boot, poll until no package, notifications),\n"
+            "                      then exit: 0 idle, 1 a procedure failed (results stay pending)\n"
+            "  --log-level LEVEL   error, warn, info, debug (every step), trace; overrides the file\n"
+            "  -h, --help          this text\n"
+            "\n"
+            "Config file: one 'key = value' per line, '#' starts a comment.\n"
+            "  card = URI                  socket:unix:PATH | socket:tcp:[HOST:]PORT | pcsc:[READER]\n"
+            "                              | at:/dev/ttyUSB2[@BAUD]   (required)\n"
+            "  eim_address = HOST[:PORT]   eIM override (default: eimFqdn of the card's first eIM)\n"
+            "  binding = asn1|json         ESipa binding (default asn1)\n"
+            "  ca_file = FILE              PEM CA certificates trusted for the eIM's TLS certificate\n"
+            "  pinned_key = FILE           pin the eIM's TLS key (DER or PEM SubjectPublicKeyInfo)\n"
+            "  smdp_ca_file = FILE         PEM CAs for the SM-DP+ (direct download); default ca_file\n"
+            "  insecure_skip_tls_verify_for_tests = yes|no   no TLS checks at all (tests only)\n"
+            "  state_file = FILE           the IPA's state (default /var/lib/ipad/state)\n"
+            "  poll_interval = SECONDS     daemon: poll the eIM this often (default 3600)\n"
+            "  backoff_base = SECONDS      first retry delay after a failure (default 30)\n"
+            "  backoff_max = SECONDS       retry delay cap (default 3600)\n"
+            "  ipa_features = LIST         comma list of: direct, indirect, eim_download_data,\n"
+            "                              eim_ctx_params1, eim_metadata_verification,\n"
+            "                              minimize_esipa_bytes (default indirect)\n"
+            "  ipa_protocols = LIST        retrieve_https, retrieve_coaps, inject_https,\n"
+            "                              inject_coaps, proprietary (default retrieve_https)\n"
+            "  eim_supports_compact = yes|no  the eIM takes SGP.32's compact forms (default no)\n"
+            "  http_timeout_ms = MS        per HTTP request (default 30000)\n"
+            "  card_timeout_ms = MS        per APDU (default 30000)\n"
+            "  log_level = LEVEL           error, warn, info (default), debug, trace\n"
+            "\n"
+            "Exit status: 0 idle / clean stop, 1 a procedure failed (--once), 2 usage or config\n"
+            "error, 3 setup error (card, state file).\n",
+            prog);
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = 0;
+    return s;
+}
+
+static int parse_uint(const char *v, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long x = strtoul(v, &end, 10);
+    if (!*v || *end || errno || x > 0xFFFFFFFFul || *v == '-')
+        return -1;
+    *out = (uint32_t)x;
+    return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
+        *out = true;
+    else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off"))
+        *out = false;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_list(const char *v, const char *const *names, size_t count, uint32_t *out)
+{
+    char tmp[512];
+    snprintf(tmp, sizeof(tmp), "%s", v);
+    *out = 0;
+    for (char *save = NULL, *w = strtok_r(tmp, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
+        size_t i;
+        for (i = 0; i < count && strcmp(w, names[i]); i++)
+            ;
+        if (i == count)
+            return -1;
+        *out |= 1u << i;
+    }
+    return 0;
+}
+
+static const char *const feature_names[] = {"direct",
+                                            "indirect",
+                                            "eim_download_data",
+                                            "eim_ctx_params1",
+                                            "eim_metadata_verification",
+                                            "minimize_esipa_bytes"};
+static const char *const protocol_names[] = {"retrieve_https", "retrieve_coaps", "inject_https",
+                                             "inject_coaps", "proprietary"};
+
+static int set_string(char *dst, size_t size, const char *v)
+{
+    if (strlen(v) >= size)
+        return -1;
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+/* One key; a message into err on failure. */
+static int config_set(ipad_config *c, const char *key, const char *v)
+{
+    int lvl;
+    if (!strcmp(key, "card"))
+        return set_string(c->card, sizeof(c->card), v);
+    if (!strcmp(key, "eim_address"))
+        return set_string(c->eim_address, sizeof(c->eim_address), v);
+    if (!strcmp(key, "binding")) {
+        if (!strcmp(v, "asn1"))
+            c->binding = SGP32_ESIPA_BINDING_ASN1;
+        else if (!strcmp(v, "json"))
+            c->binding = SGP32_ESIPA_BINDING_JSON;
+        else
+            return -1;
+        return 0;
+    }
+    if (!strcmp(key, "ca_file"))
+        return set_string(c->ca_file, sizeof(c->ca_file), v);
+    if (!strcmp(key, "pinned_key"))
+        return set_string(c->pinned_key, sizeof(c->pinned_key), v);
+    if (!strcmp(key, "smdp_ca_file"))
+        return set_string(c->smdp_ca_file, sizeof(c->smdp_ca_file), v);
+    if (!strcmp(key, "insecure_skip_tls_verify_for_tests"))
+        return parse_bool(v, &c->insecure);
+    if (!strcmp(key, "state_file"))
+        return set_string(c->state_file, sizeof(c->state_file), v);
+    if (!strcmp(key, "poll_interval"))
+        return parse_uint(v, &c->poll_interval_s);
+    if (!strcmp(key, "backoff_base"))
+        return parse_uint(v, &c->backoff_base_s);
+    if (!strcmp(key, "backoff_max"))
+        return parse_uint(v, &c->backoff_max_s);
+    if (!strcmp(key, "ipa_features"))
+        return parse_list(v, feature_names, SGP32_ARRAY_LEN(feature_names), &c->features);
+    if (!strcmp(key, "ipa_protocols"))
+        return parse_list(v, protocol_names, SGP32_ARRAY_LEN(protocol_names), &c->protocols);
+    if (!strcmp(key, "eim_supports_compact"))
+        return parse_bool(v, &c->eim_supports_compact);
+    if (!strcmp(key, "http_timeout_ms") || !strcmp(key, "card_timeout_ms")) {
+        uint32_t x;
+        if (parse_uint(v, &x) || x > 3600000)
+            return -1;
+        *(!strcmp(key, "http_timeout_ms") ? &c->http_timeout_ms : &c->card_timeout_ms) = (int)x;
+        return 0;
+    }
+    if (!strcmp(key, "log_level")) {
+        if ((lvl = sgp32_log_level_parse(v)) < 0)
+            return -1;
+        c->log_level = lvl;
+        return 0;
+    }
+    return -2;
+}
+
+static int config_load(ipad_config *c, const char *path, const char *prog)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "%s: cannot read config %s: %s\n", prog, path, strerror(errno));
+        return -1;
+    }
+    char line[1024];
+    int number = 0, rc = 0;
+    while (fgets(line, sizeof(line), f)) {
+        number++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        char *s = trim(line);
+        if (!*s)
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            fprintf(stderr, "%s: %s:%d: expected 'key = value'\n", prog, path, number);
+            rc = -1;
+            continue;
+        }
+        *eq = 0;
+        char *key = trim(s), *value = trim(eq + 1);
+        for (char *k = key; *k; k++)
+            if (*k == '-')
+                *k = '_';
+        int r = config_set(c, key, value);
+        if (r == -2)
+            fprintf(stderr, "%s: %s:%d: unknown key '%s' (see --help)\n", prog, path, number, key);
+        else if (r)
+            fprintf(stderr, "%s: %s:%d: bad value '%s' for %s (see --help)\n", prog, path, number, value,
+                    key);
+        if (r)
+            rc = -1;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ files */
+
+static int read_file(const char *path, sgp32_buf *out, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? SGP32_ERR_NOT_FOUND : SGP32_ERR_IO;
+    sgp32_buf_init(out, max);
+    uint8_t chunk[4096];
+    ssize_t n;
+    int rc = SGP32_OK;
+    while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = SGP32_ERR_IO;
+            break;
+        }
+        if ((rc = sgp32_buf_append(out, chunk, (size_t)n)) != SGP32_OK)
+            break;
+    }
+    close(fd);
+    if (rc)
+        sgp32_buf_free(out);
+    return rc;
+}
+
+/* write to PATH.tmp, fsync, rename over PATH, fsync the directory */
+static int write_atomic(const char *path, const uint8_t *data, size_t len)
+{
+    char tmp[600], dir[600];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -1;
+    int rc = fsync(dfd);
+    close(dfd);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ clocks, signals, randomness */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* The core's clock: seconds of CLOCK_REALTIME, so that a backoff deadline in the state blob
+ * still means something after a reboot. Sleeping uses CLOCK_MONOTONIC. */
+static int64_t now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static uint32_t random32(void)
+{
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        r = (uint32_t)ts.tv_nsec ^ (uint32_t)getpid();
+    }
+    return r;
+}
+
+/* Sleep up to seconds (monotonic); false when a stop was requested. */
+static bool sleep_s(int64_t seconds)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (!stop_requested) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t left = seconds - (int64_t)(now.tv_sec - start.tv_sec);
+        if (left <= 0)
+            return true;
+        struct timespec ts = {.tv_sec = left > 1 ? 1 : left, .tv_nsec = 0};
+        nanosleep(&ts, NULL); /* EINTR: the loop checks the flag */
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------------ the host */
+
+typedef struct ipad {
+    ipad_config cfg;
+    sgp32_apdu_transport *card;
+    sgp32_ipa *ipa;
+    sgp32_esipa_session *esipa;
+    char esipa_address[256];
+    sgp32_es9_session *es9;
+    char es9_address[256];
+    sgp32_buf pin;
+    sgp32_buf apdu_rsp, response, es9_req, atr;
+    unsigned procedure; /* counts procedures (session open .. close) */
+    uint64_t http_sent, http_received;
+    char last_transport_error[320];
+} ipad;
+
+static void close_sessions(ipad *d)
+{
+    if (d->esipa) {
+        sgp32_https_stats st;
+        sgp32_esipa_session_stats(d->esipa, &st);
+        d->http_sent += st.bytes_sent;
+        d->http_received += st.bytes_received;
+        sgp32_log(
+            SGP32_LOG_DEBUG, SGP32_LOG_APP, &app_log,
+            "ESipa session to %s closed: %llu requests, %llu connections, %llu bytes sent, %llu received",
+            d->esipa_address, (unsigned long long)st.requests, (unsigned long long)st.connections,
+            (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received);
+        sgp32_esipa_session_close(d->esipa);
+        d->esipa = NULL;
+    }
+    if (d->es9) {
+        sgp32_https_stats st;
+        sgp32_es9_session_stats(d->es9, &st);
+        d->http_sent += st.bytes_sent;
+        d->http_received += st.bytes_received;
+        sgp32_es9_session_close(d->es9);
+        d->es9 = NULL;
+    }
+}
+
+static void tls_trust(const ipad *d, sgp32_tls_trust *t, bool smdp)
+{
+    memset(t, 0, sizeof(*t));
+    t->insecure_skip_tls_verify_for_tests = d->cfg.insecure;
+    if (smdp) {
+        const char *ca = d->cfg.smdp_ca_file[0] ? d->cfg.smdp_ca_file : d->cfg.ca_file;
+        t->ca_file = ca[0] ? ca : NULL;
+        return;
+    }
+    t->ca_file = d->cfg.ca_file[0] ? d->cfg.ca_file : NULL;
+    if (d->pin.len)
+        t->pinned_spki = sgp32_buf_bytes(&d->pin);
+}
+
+static void transport_error(ipad *d, sgp32_ipa_event *ev, int rc, long http_status, const char *what,
+                            const char *address, const char *message)
+{
+    ev->type = SGP32_IPA_EV_TRANSPORT_ERROR;
+    ev->status = http_status ? (int)http_status : rc;
+    /* a long address or message is cut: the log line still says what failed */
+    int n = snprintf(d->last_transport_error, sizeof(d->last_transport_error), "%s to %s: %s%s%s", what,
+                     address, sgp32_err_str(rc), message && *message ? ": " : "", message ? message : "");
+    if (n < 0 || (size_t)n >= sizeof(d->last_transport_error))
+        d->last_transport_error[sizeof(d->last_transport_error) - 1] = 0;
+    sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &app_log, "%s", d->last_transport_error);
+}
+
+static void do_esipa(ipad *d, const sgp32_ipa_action *a, sgp32_ipa_event *ev)
+{
+    if (d->esipa && strcmp(d->esipa_address, a->address) != 0)
+        close_sessions(d);
+    if (!d->esipa) {
+        sgp32_esipa_config ec = {.eim_fqdn = a->address, .binding = d->cfg.binding};
+        tls_trust(d, &ec.tls, false);
+        ec.limits.timeout_ms = d->cfg.http_timeout_ms;
+        int rc = sgp32_esipa_session_open(&ec, &d->esipa);
+        if (rc) {
+            d->esipa = NULL;
+            transport_error(d, ev, rc, 0, "ESipa session", a->address, NULL);
+            return;
+        }
+        snprintf(d->esipa_address, sizeof(d->esipa_address), "%s", a->address);
+        d->procedure++;
+        sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log, "procedure %u: ESipa session to %s (%s binding)",
+                  d->procedure, a->address, d->cfg.binding == SGP32_ESIPA_BINDING_JSON ? "json" : "asn1");
+    }
+    sgp32_https_result res;
+    memset(&res, 0, sizeof(res));
+    int rc = sgp32_esipa_session_send(d->esipa, a->data.data, a->data.len, &d->response, &res);
+    if (rc) {
+        transport_error(d, ev, rc, res.http_status, sgp32_ipa_function_name(a->function), a->address,
+                        res.message);
+        close_sessions(d); /* a failed connection is not reused */
+        return;
+    }
+    sgp32_log(SGP32_LOG_DEBUG, SGP32_LOG_APP, &app_log, "ESipa %s: %zu bytes sent, HTTP %ld, %zu bytes back",
+              sgp32_ipa_function_name(a->function), a->data.len, res.http_status, d->response.len);
+    ev->type = SGP32_IPA_EV_RESPONSE;
+    ev->data = sgp32_buf_bytes(&d->response);
+    ev->more = false;
+}
+
+static void do_es9(ipad *d, const sgp32_ipa_action *a, sgp32_ipa_event *ev)
+{
+    /* The core sends RemoteProfileProvisioningRequest (A2 {request}); the ES9+ client takes the
+     * inner request and answers the inner response, which goes back wrapped in A2. */
+    sgp32_asn1_tlv wrap;
+    if (sgp32_asn1_read_tlv(a->data.data, a->data.len, &wrap, NULL) != SGP32_OK || wrap.tag != 0xA2) {
+        transport_error(d, ev, SGP32_ERR_INVALID_ARGUMENT, 0, "ES9+", a->address, "not an A2 request");
+        return;
+    }
+    if (d->es9 && strcmp(d->es9_address, a->address) != 0) {
+        sgp32_es9_session_close(d->es9);
+        d->es9 = NULL;
+    }
+    if (!d->es9) {
+        sgp32_es9_config c = {.smdp_address = a->address};
+        tls_trust(d, &c.tls, true);
+        c.limits.timeout_ms = d->cfg.http_timeout_ms;
+        int rc = sgp32_es9_session_open(&c, &d->es9);
+        if (rc) {
+            d->es9 = NULL;
+            transport_error(d, ev, rc, 0, "ES9+ session", a->address, NULL);
+            return;
+        }
+        snprintf(d->es9_address, sizeof(d->es9_address), "%s", a->address);
+        sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log, "ES9+ session to %s (direct download)",
+                  a->address);
+    }
+    sgp32_es9_result res;
+    memset(&res, 0, sizeof(res));
+    sgp32_buf_reset(&d->es9_req);
+    int rc = sgp32_es9_session_call(d->es9, wrap.value.data, wrap.value.len, &d->es9_req, &res);
+    if (rc) {
+        transport_error(d, ev, rc, res.https.http_status, sgp32_ipa_function_name(a->function), a->address,
+                        res.https.message);
+        sgp32_es9_session_close(d->es9);
+        d->es9 = NULL;
+        return;
+    }
+    if (res.status == SGP32_ES9_FAILED || res.status == SGP32_ES9_EXPIRED) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "function %s (subject %s, reason %s)",
+                 res.status == SGP32_ES9_FAILED ? "failed" : "expired", res.subject_code, res.reason_code);
+        transport_error(d, ev, SGP32_ERR_TRANSPORT_PROTOCOL, 0, sgp32_ipa_function_name(a->function),
+                        a->address, msg);
+        return;
+    }
+    sgp32_buf_reset(&d->response);
+    if (d->es9_req.len) {
+        size_t mark = sgp32_asn1_begin(&d->response);
+        if (sgp32_buf_append(&d->response, d->es9_req.data, d->es9_req.len) != SGP32_OK ||
+            sgp32_asn1_end(&d->response, 0xA2, mark) != SGP32_OK) {
+            transport_error(d, ev, SGP32_ERR_CAPACITY, 0, "ES9+", a->address, "answer too large");
+            return;
+        }
+    }
+    ev->type = SGP32_IPA_EV_RESPONSE;
+    ev->data = sgp32_buf_bytes(&d->response);
+    ev->more = false;
+}
+
+static void do_apdu(ipad *d, const sgp32_ipa_action *a, sgp32_ipa_event *ev)
+{
+    int rc = SGP32_OK;
+    if (!d->card->is_open)
+        rc = sgp32_apdu_transport_open(d->card, &d->atr);
+    if (rc == SGP32_OK)
+        rc = sgp32_apdu_transport_transmit(d->card, a->data.data, a->data.len, &d->apdu_rsp);
+    if (rc) {
+        transport_error(d, ev, rc, 0, "APDU", d->cfg.card, NULL);
+        sgp32_apdu_transport_close(d->card); /* reopened at the next APDU */
+        return;
+    }
+    if (sgp32_log_enabled(SGP32_LOG_APP, SGP32_LOG_TRACE)) {
+        char c[2 * 64 + 1], r[2 * 64 + 1];
+        sgp32_hex_encode(a->data.data, a->data.len < 64 ? a->data.len : 64, c);
+        sgp32_hex_encode(d->apdu_rsp.data, d->apdu_rsp.len < 64 ? d->apdu_rsp.len : 64, r);
+        sgp32_log(SGP32_LOG_TRACE, SGP32_LOG_APP, &app_log, "APDU %s -> %s", c, r);
+    }
+    ev->type = SGP32_IPA_EV_APDU_RESPONSE;
+    ev->data = sgp32_buf_bytes(&d->apdu_rsp);
+}
+
+static void do_reset(ipad *d, sgp32_ipa_event *ev)
+{
+    int rc = d->card->is_open ? sgp32_apdu_transport_reset(d->card, &d->atr)
+                              : sgp32_apdu_transport_open(d->card, &d->atr);
+    if (rc) {
+        transport_error(d, ev, rc, 0, "card reset", d->cfg.card, NULL);
+        return;
+    }
+    sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log, "card reset");
+    ev->type = SGP32_IPA_EV_CARD_RESET;
+    ev->data = sgp32_buf_bytes(&d->atr);
+}
+
+static void log_summary(const ipad *d, const char *what)
+{
+    const sgp32_ipa_stats *s = sgp32_ipa_get_stats(d->ipa);
+    sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log,
+              "%s: packages %u, results acknowledged %u, notifications delivered %u, downloads %u ok / %u "
+              "failed, failures %u, HTTP bytes %llu sent / %llu received",
+              what, s->packages, s->results_acknowledged, s->notifications_delivered, s->downloads_installed,
+              s->downloads_failed, s->failures, (unsigned long long)d->http_sent,
+              (unsigned long long)d->http_received);
+}
+
+static int run(ipad *d, bool once)
+{
+    sgp32_ipa_event ev = {.type = SGP32_IPA_EV_NONE, .now = now_s(), .random = random32()};
+    sgp32_ipa_action act;
+    int rc;
+    if ((rc = sgp32_ipa_start_boot(d->ipa)) != SGP32_OK) {
+        sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_APP, &app_log, "cannot start: %s", sgp32_err_str(rc));
+        return EXIT_SETUP;
+    }
+    for (;;) {
+        if (stop_requested) {
+            sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log, "stop requested: exiting");
+            return 0;
+        }
+        rc = sgp32_ipa_step(d->ipa, &ev, &act);
+        if (rc) {
+            sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_APP, &app_log, "IPA core refused the event: %s",
+                      sgp32_err_str(rc));
+            return EXIT_SETUP;
+        }
+        ev = (sgp32_ipa_event){.type = SGP32_IPA_EV_NONE, .now = now_s(), .random = random32()};
+        sgp32_log(SGP32_LOG_DEBUG, SGP32_LOG_APP, &app_log, "action %s%s%s (%zu bytes)",
+                  sgp32_ipa_action_name(act.type), act.function ? " " : "",
+                  act.function ? sgp32_ipa_function_name(act.function) : "", act.data.len);
+        switch (act.type) {
+        case SGP32_IPA_ACT_TRANSMIT_APDU: do_apdu(d, &act, &ev); break;
+        case SGP32_IPA_ACT_RESET_CARD: do_reset(d, &ev); break;
+        case SGP32_IPA_ACT_SEND_ESIPA: do_esipa(d, &act, &ev); break;
+        case SGP32_IPA_ACT_SEND_ES9PLUS: do_es9(d, &act, &ev); break;
+        case SGP32_IPA_ACT_RECEIVE_MORE:
+            /* bodies are fed whole: there is never a next chunk */
+            ev.type = SGP32_IPA_EV_RESPONSE;
+            ev.data = (sgp32_bytes){NULL, 0};
+            break;
+        case SGP32_IPA_ACT_PUSH_RESPONSE:
+            sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &app_log,
+                      "push response dropped (ipad has no push listener)");
+            break;
+        case SGP32_IPA_ACT_SAVE_STATE:
+            if (write_atomic(d->cfg.state_file, act.data.data, act.data.len) != 0) {
+                sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_APP, &app_log, "cannot save the state to %s: %s",
+                          d->cfg.state_file, strerror(errno));
+                ev.type = SGP32_IPA_EV_STATE_SAVE_FAILED;
+            } else {
+                sgp32_log(SGP32_LOG_DEBUG, SGP32_LOG_APP, &app_log, "state saved (%zu bytes)", act.data.len);
+                ev.type = SGP32_IPA_EV_STATE_SAVED;
+            }
+            break;
+        case SGP32_IPA_ACT_WAIT: {
+            close_sessions(d);
+            const sgp32_ipa_stats *s = sgp32_ipa_get_stats(d->ipa);
+            if (once) {
+                fprintf(stderr, "ipad: poll cycle failed: %s%s%s; results stay pending (state file %s)\n",
+                        s->last_error ? sgp32_err_str(s->last_error) : "error",
+                        d->last_transport_error[0] ? ": " : "", d->last_transport_error, d->cfg.state_file);
+                log_summary(d, "poll cycle failed");
+                return EXIT_PROCEDURE;
+            }
+            int64_t left = act.until - now_s();
+            sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log, "procedure failed (%s): retry in %lld s",
+                      s->last_error ? sgp32_err_str(s->last_error) : "error",
+                      (long long)(left > 0 ? left : 0));
+            d->last_transport_error[0] = 0;
+            if (left > 0 && !sleep_s(left))
+                return 0;
+            ev.type = SGP32_IPA_EV_TIMER;
+            ev.now = now_s();
+            break;
+        }
+        case SGP32_IPA_ACT_IDLE: {
+            close_sessions(d);
+            if (once) {
+                log_summary(d, "idle");
+                return 0;
+            }
+            int64_t left = act.until ? act.until - now_s() : (int64_t)d->cfg.poll_interval_s;
+            sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log, "idle: next poll in %lld s",
+                      (long long)(left > 0 ? left : 0));
+            if (left > 0 && !sleep_s(left))
+                return 0;
+            sgp32_ipa_start_poll(d->ipa);
+            ev.now = now_s();
+            break;
+        }
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *prog = "ipad", *config_path = NULL, *level_override = NULL;
+    bool once = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout, prog);
+            return 0;
+        } else if (!strcmp(argv[i], "--once")) {
+            once = true;
+        } else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (!strcmp(argv[i], "--log-level") && i + 1 < argc) {
+            level_override = argv[++i];
+        } else {
+            fprintf(stderr, "%s: unexpected argument '%s' (try --help)\n", prog, argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!config_path) {
+        fprintf(stderr, "%s: give the configuration with -c FILE (try --help)\n", prog);
+        return EXIT_USAGE;
+    }
+    static ipad d; /* large; zeroed */
+    d.cfg.poll_interval_s = 3600;
+    d.cfg.backoff_base_s = 30;
+    d.cfg.backoff_max_s = 3600;
+    d.cfg.features = SGP32_IPA_FEATURE_INDIRECT_RSP_SERVER_COMMUNICATION;
+    d.cfg.protocols = SGP32_IPA_PROTOCOL_RETRIEVE_HTTPS;
+    d.cfg.log_level = SGP32_LOG_INFO;
+    snprintf(d.cfg.state_file, sizeof(d.cfg.state_file), "/var/lib/ipad/state");
+    if (config_load(&d.cfg, config_path, prog) != 0)
+        return EXIT_USAGE;
+    if (level_override) {
+        int lvl = sgp32_log_level_parse(level_override);
+        if (lvl < 0) {
+            fprintf(stderr, "%s: bad --log-level '%s'\n", prog, level_override);
+            return EXIT_USAGE;
+        }
+        d.cfg.log_level = lvl;
+    }
+    if (!d.cfg.card[0]) {
+        fprintf(stderr, "%s: %s: 'card = URI' is required (see --help)\n", prog, config_path);
+        return EXIT_USAGE;
+    }
+    if (d.cfg.backoff_base_s == 0 || d.cfg.backoff_max_s < d.cfg.backoff_base_s) {
+        fprintf(stderr, "%s: backoff_base must be > 0 and <= backoff_max\n", prog);
+        return EXIT_USAGE;
+    }
+    sgp32_log_set_level_all((sgp32_log_level)d.cfg.log_level);
+    if (d.cfg.insecure)
+        sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &app_log,
+                  "insecure_skip_tls_verify_for_tests is on: eIM and SM-DP+ are NOT authenticated");
+
+    int status = EXIT_SETUP, rc;
+    sgp32_buf_init(&d.apdu_rsp, SGP32_APDU_RESPONSE_MAX);
+    sgp32_buf_init(&d.atr, SGP32_APDU_ATR_MAX + 1);
+    sgp32_buf_init(&d.response, SGP32_HTTPS_DEFAULT_MAX_RESPONSE + 16);
+    sgp32_buf_init(&d.es9_req, SGP32_HTTPS_DEFAULT_MAX_RESPONSE);
+    if (d.cfg.pinned_key[0]) {
+        sgp32_buf raw;
+        if (read_file(d.cfg.pinned_key, &raw, 1 << 16) != SGP32_OK) {
+            fprintf(stderr, "%s: cannot read pinned_key %s\n", prog, d.cfg.pinned_key);
+            goto out;
+        }
+        sgp32_buf_init(&d.pin, 1 << 16);
+        const char *begin = raw.len > 11 ? memmem(raw.data, raw.len, "-----BEGIN", 10) : NULL;
+        if (begin) {
+            const char *body = memchr(begin, '\n', raw.len - (size_t)((const uint8_t *)begin - raw.data));
+            const char *end =
+                body ? memmem(body, raw.len - (size_t)((const uint8_t *)body - raw.data), "-----END", 8)
+                     : NULL;
+            rc = body && end ? sgp32_base64_decode(body, (size_t)(end - body), &d.pin) : SGP32_ERR_BAD_TEXT;
+        } else {
+            rc = sgp32_buf_append(&d.pin, raw.data, raw.len);
+        }
+        sgp32_buf_free(&raw);
+        if (rc) {
+            fprintf(stderr, "%s: pinned_key %s is not a DER or PEM public key\n", prog, d.cfg.pinned_key);
+            goto out;
+        }
+    }
+
+    sgp32_ipa_config ic = {
+        .ipa_features = d.cfg.features,
+        .ipa_protocols = d.cfg.protocols,
+        .eim_supports_compact = d.cfg.eim_supports_compact,
+        .eim_address = d.cfg.eim_address[0] ? d.cfg.eim_address : NULL,
+        .backoff_base_s = d.cfg.backoff_base_s,
+        .backoff_max_s = d.cfg.backoff_max_s,
+        .poll_interval_s = d.cfg.poll_interval_s,
+    };
+    if ((rc = sgp32_ipa_init(&d.ipa, &ic)) != SGP32_OK) {
+        fprintf(stderr, "%s: cannot create the IPA: %s\n", prog, sgp32_err_str(rc));
+        goto out;
+    }
+    sgp32_buf blob;
+    rc = read_file(d.cfg.state_file, &blob, 1 << 16);
+    if (rc == SGP32_OK) {
+        int lr = sgp32_ipa_load_state(d.ipa, blob.data, blob.len);
+        if (lr)
+            sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &app_log,
+                      "state file %s not usable (%s): starting clean", d.cfg.state_file, sgp32_err_str(lr));
+        else
+            sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log, "state restored from %s (%zu bytes)",
+                      d.cfg.state_file, blob.len);
+        sgp32_buf_free(&blob);
+    } else if (rc != SGP32_ERR_NOT_FOUND) {
+        fprintf(stderr, "%s: cannot read the state file %s: %s\n", prog, d.cfg.state_file, strerror(errno));
+        goto out;
+    }
+
+    if ((rc = sgp32_apdu_transport_new_from_uri(d.cfg.card, d.cfg.card_timeout_ms, &d.card)) != SGP32_OK) {
+        fprintf(stderr, "%s: bad card URI '%s': %s\n", prog, d.cfg.card, sgp32_err_str(rc));
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if ((rc = sgp32_apdu_transport_open(d.card, &d.atr)) != SGP32_OK) {
+        fprintf(stderr, "%s: cannot open the card %s: %s\n", prog, d.cfg.card, sgp32_err_str(rc));
+        goto out;
+    }
+    sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log, "card %s open (%s), %s", d.cfg.card,
+              sgp32_apdu_transport_name(d.card), once ? "one poll cycle" : "daemon");
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    status = run(&d, once);
+out:
+    close_sessions(&d);
+    sgp32_apdu_transport_destroy(d.card);
+    sgp32_ipa_free(d.ipa);
+    sgp32_buf_free(&d.pin);
+    sgp32_buf_free(&d.apdu_rsp);
+    sgp32_buf_free(&d.atr);
+    sgp32_buf_free(&d.response);
+    sgp32_buf_free(&d.es9_req);
+    return status;
+}

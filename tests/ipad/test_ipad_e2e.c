@@ -1,0 +1,640 @@
+/*
+ * ipad end to end: euicc-sim on a unix socket (file store in a temp dir), a scripted eIM as an
+ * HTTPS server on 127.0.0.1 (tests/transport/https_test_server + lib/eim), and `ipad --once`.
+ *
+ *   1. the eIM is associated with the card (AddInitialEim over euicc-sim's socket);
+ *   2. the eIM hands out a signed setDefaultDpAddress PSMO and a listEim eCO; ipad --once runs
+ *      them, the eIM gets ProvideEimPackageResult with EPRs whose signatures verify (lib/eim)
+ *      and acknowledges them; the card then holds no EPR (RetrieveNotificationsList), the
+ *      default SM-DP+ address changed (euicc-sim --check-state), a second run finds no package;
+ *   3. eIM unreachable: ipad exits 1 with a clear message;
+ *   4. the eIM takes a package but fails ProvideEimPackageResult (503): ipad exits 1, the state
+ *      file is written, and the next run delivers the result exactly once.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../transport/https_test_server.h"
+#include "euicc_fixture.h"
+#include "sgp32/apdu_transport.h"
+#include "sgp32/asn1.h"
+#include "sgp32/asn1_types.h"
+#include "sgp32/certificate.h"
+#include "sgp32/eim_package.h"
+
+#define EIM_ID "eim.ipad.test"
+
+typedef struct eim {
+    pthread_mutex_t lock;
+    sgp32_ec_private_key key;
+    sgp32_ec_public_key pub;
+    sgp32_ec_public_key euicc_pub;
+    bool has_token;
+    int64_t token;
+    int64_t counter;
+    uint8_t eid[16];
+    sgp32_buf queue[8];
+    size_t queue_head, queue_count;
+    size_t get_count;       /* GetEimPackage requests */
+    size_t provide_count;   /* ProvideEimPackageResult requests answered 200 */
+    size_t provide_refused; /* ... answered 503 (fail_provide) */
+    size_t eprs, eprs_verified;
+    int64_t acked[32];
+    size_t acked_count;
+    size_t notifications;
+    bool fail_provide;  /* ProvideEimPackageResult answers 503 */
+    sgp32_buf last_epr; /* the last verified EPR's DER */
+} eim;
+
+static char tmp_dir[256];
+static pid_t sim_pid = -1;
+static test_pki pki;
+static test_server server;
+static bool server_up;
+static eim e;
+
+/* ------------------------------------------------------------------ helpers */
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_text(const char *path)
+{
+    static char text[1 << 16];
+    FILE *f = fopen(path, "r");
+    text[0] = 0;
+    if (!f)
+        return text;
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = 0;
+    fclose(f);
+    return text;
+}
+
+/* Run argv with stdout+stderr into log; its exit status (-1: killed). */
+static int run(char *const argv[], const char *log)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ------------------------------------------------------------------ card access (socket) */
+
+static sgp32_apdu_transport *card_open(void)
+{
+    char endpoint[300];
+    snprintf(endpoint, sizeof(endpoint), "unix:%s/card.sock", tmp_dir);
+    sgp32_apdu_socket_config c = {.endpoint = endpoint, .connect_wait_ms = 10000};
+    sgp32_apdu_transport *t;
+    assert_int_equal(sgp32_apdu_socket_new(&c, &t), SGP32_OK);
+    sgp32_buf atr;
+    sgp32_buf_init(&atr, 64);
+    assert_int_equal(sgp32_apdu_transport_open(t, &atr), SGP32_OK);
+    sgp32_buf_free(&atr);
+    return t;
+}
+
+/* APDU; 61xx is followed by GET RESPONSE; the data (without SW) appended to out; the last SW. */
+static unsigned apdu(sgp32_apdu_transport *t, const uint8_t *cmd, size_t len, sgp32_buf *out)
+{
+    sgp32_buf rsp;
+    sgp32_buf_init(&rsp, SGP32_APDU_RESPONSE_MAX);
+    assert_int_equal(sgp32_apdu_transport_transmit(t, cmd, len, &rsp), SGP32_OK);
+    for (;;) {
+        assert_true(rsp.len >= 2);
+        unsigned sw = (unsigned)rsp.data[rsp.len - 2] << 8 | rsp.data[rsp.len - 1];
+        if (out)
+            assert_int_equal(sgp32_buf_append(out, rsp.data, rsp.len - 2), SGP32_OK);
+        if ((sw & 0xFF00) != 0x6100) {
+            sgp32_buf_free(&rsp);
+            return sw;
+        }
+        uint8_t gr[5] = {0x00, 0xC0, 0x00, 0x00, (uint8_t)sw};
+        assert_int_equal(sgp32_apdu_transport_transmit(t, gr, 5, &rsp), SGP32_OK);
+    }
+}
+
+/* One ES10 command (SELECT ISD-R on the basic channel, STORE DATA) -> response into out. */
+static void es10(sgp32_apdu_transport *t, const uint8_t *cmd, size_t len, sgp32_buf *out)
+{
+    static const uint8_t select[] = {0x00, 0xA4, 0x04, 0x00, 0x10, 0xA0, 0x00, 0x00, 0x05, 0x59, 0x10,
+                                     0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0x89, 0x00, 0x00, 0x01, 0x00};
+    assert_int_equal(apdu(t, select, sizeof(select), NULL), 0x9000);
+    size_t off = 0;
+    uint8_t block = 0;
+    sgp32_buf_reset(out);
+    do {
+        size_t n = len - off > 255 ? 255 : len - off;
+        bool last = off + n == len;
+        uint8_t c[5 + 255];
+        c[0] = 0x80;
+        c[1] = 0xE2;
+        c[2] = last ? 0x91 : 0x11;
+        c[3] = block++;
+        c[4] = (uint8_t)n;
+        memcpy(c + 5, cmd + off, n);
+        off += n;
+        unsigned sw = apdu(t, c, 5 + n, last ? out : NULL);
+        assert_int_equal(sw, 0x9000);
+    } while (off < len);
+}
+
+/* AddInitialEim for our eIM at address; the EID. */
+static void associate(const char *address)
+{
+    sgp32_arena arena;
+    sgp32_arena_init(&arena, 1 << 20);
+    sgp32_eim_configuration_data c;
+    memset(&c, 0, sizeof(c));
+    c.eim_id = (sgp32_bytes){(const uint8_t *)EIM_ID, strlen(EIM_ID)};
+    c.has_eim_fqdn = true;
+    c.eim_fqdn = (sgp32_bytes){(const uint8_t *)address, strlen(address)};
+    c.has_eim_id_type = true;
+    c.eim_id_type = SGP32_EIM_ID_TYPE_EIM_ID_TYPE_FQDN;
+    c.has_counter_value = true;
+    c.has_association_token = true;
+    c.association_token = -1;
+    sgp32_buf spki, b, resp;
+    sgp32_buf_init(&spki, 256);
+    sgp32_buf_init(&b, 4096);
+    sgp32_buf_init(&resp, 1 << 16);
+    assert_int_equal(sgp32_ec_public_to_spki(&e.pub, &spki), SGP32_OK);
+    c.has_eim_public_key_data = true;
+    c.eim_public_key_data.choice = SGP32_EIM_CONFIGURATION_DATA_EIM_PUBLIC_KEY_DATA_EIM_PUBLIC_KEY;
+    c.eim_public_key_data.u.eim_public_key = sgp32_buf_bytes(&spki);
+    sgp32_add_initial_eim_request req;
+    memset(&req, 0, sizeof(req));
+    req.eim_configuration_data_list.items = &c;
+    req.eim_configuration_data_list.count = 1;
+    assert_int_equal(sgp32_asn1_encode(&sgp32_type_add_initial_eim_request, &req, &b), SGP32_OK);
+
+    sgp32_apdu_transport *t = card_open();
+    es10(t, b.data, b.len, &resp);
+    sgp32_add_initial_eim_response r;
+    assert_int_equal(sgp32_asn1_decode(&sgp32_type_add_initial_eim_response, resp.data, resp.len, &arena, &r),
+                     SGP32_OK);
+    assert_int_equal(r.choice, SGP32_ADD_INITIAL_EIM_RESPONSE_ADD_INITIAL_EIM_OK);
+    e.has_token = r.u.add_initial_eim_ok.items[0].choice ==
+                  SGP32_ADD_INITIAL_EIM_RESPONSE_ADD_INITIAL_EIM_OK_ITEM_ASSOCIATION_TOKEN;
+    e.token = e.has_token ? r.u.add_initial_eim_ok.items[0].u.association_token : 0;
+
+    static const uint8_t get_eid[] = {0xBF, 0x3E, 0x03, 0x5C, 0x01, 0x5A};
+    es10(t, get_eid, sizeof(get_eid), &resp);
+    assert_true(resp.len >= 21);
+    assert_int_equal(resp.data[3], 0x5A);
+    memcpy(e.eid, resp.data + 5, 16);
+    sgp32_apdu_transport_destroy(t);
+    sgp32_buf_free(&spki);
+    sgp32_buf_free(&b);
+    sgp32_buf_free(&resp);
+    sgp32_arena_free(&arena);
+}
+
+/* EPRs (BF51) the card still holds: RetrieveNotificationsList BF2B {A0 {82 00}} over the socket. */
+static size_t card_pending_eprs(void)
+{
+    static const uint8_t list[] = {0xBF, 0x2B, 0x04, 0xA0, 0x02, 0x82, 0x00}; /* euiccPackageResults */
+    sgp32_buf resp;
+    sgp32_buf_init(&resp, 1 << 16);
+    sgp32_apdu_transport *t = card_open();
+    es10(t, list, sizeof(list), &resp);
+    sgp32_apdu_transport_destroy(t);
+    size_t n = 0;
+    for (size_t i = 0; i + 1 < resp.len; i++)
+        if (resp.data[i] == 0xBF && resp.data[i + 1] == 0x51)
+            n++;
+    sgp32_buf_free(&resp);
+    return n;
+}
+
+/* ------------------------------------------------------------------ the eIM */
+
+static void queue_package(sgp32_euicc_package_signed *s)
+{
+    static const uint8_t txid[4] = {0x1D, 0xAD, 0x00, 0x01};
+    s->eim_id = (sgp32_bytes){(const uint8_t *)EIM_ID, strlen(EIM_ID)};
+    s->eid_value = (sgp32_bytes){e.eid, 16};
+    s->counter_value = ++e.counter;
+    s->has_eim_transaction_id = true;
+    s->eim_transaction_id = (sgp32_bytes){txid, 4};
+    pthread_mutex_lock(&e.lock);
+    sgp32_buf *q = &e.queue[(e.queue_head + e.queue_count) % 8];
+    sgp32_buf_reset(q);
+    assert_int_equal(sgp32_eim_package_sign(s, &e.key, e.has_token, e.token, q), SGP32_OK);
+    e.queue_count++;
+    pthread_mutex_unlock(&e.lock);
+}
+
+static void queue_set_default_dp(const char *address)
+{
+    sgp32_psmo p;
+    memset(&p, 0, sizeof(p));
+    p.choice = SGP32_PSMO_SET_DEFAULT_DP_ADDRESS;
+    p.u.set_default_dp_address.default_dp_address = (sgp32_bytes){(const uint8_t *)address, strlen(address)};
+    sgp32_euicc_package_signed s;
+    memset(&s, 0, sizeof(s));
+    s.euicc_package.choice = SGP32_EUICC_PACKAGE_PSMO_LIST;
+    s.euicc_package.u.psmo_list.items = &p;
+    s.euicc_package.u.psmo_list.count = 1;
+    queue_package(&s);
+}
+
+static void queue_list_eim(void)
+{
+    sgp32_eco c;
+    memset(&c, 0, sizeof(c));
+    c.choice = SGP32_ECO_LIST_EIM;
+    sgp32_euicc_package_signed s;
+    memset(&s, 0, sizeof(s));
+    s.euicc_package.choice = SGP32_EUICC_PACKAGE_ECO_LIST;
+    s.euicc_package.u.eco_list.items = &c;
+    s.euicc_package.u.eco_list.count = 1;
+    queue_package(&s);
+}
+
+/* seqNumbers of a result (BF2F {80 seq} notifications, 83 of a signed EPR); EPRs verified. */
+static void collect(sgp32_bytes contents, int64_t *seqs, size_t *count, int depth)
+{
+    sgp32_asn1_reader r;
+    sgp32_asn1_tlv t, inner, data, seq;
+    sgp32_asn1_reader_init(&r, contents, depth);
+    while (sgp32_asn1_reader_next(&r, &t) == SGP32_OK) {
+        int64_t v;
+        if (t.tag == 0xBF2F) {
+            sgp32_asn1_reader rr;
+            sgp32_asn1_reader_init(&rr, t.value, depth + 1);
+            if (sgp32_asn1_reader_next(&rr, &seq) == SGP32_OK && seq.tag == 0x80 &&
+                sgp32_asn1_parse_integer(seq.value, &v) == SGP32_OK && *count < 32)
+                seqs[(*count)++] = v;
+        } else if (t.tag == 0xBF51) {
+            sgp32_asn1_reader rr;
+            sgp32_asn1_reader_init(&rr, t.value, depth + 1);
+            if (sgp32_asn1_reader_next(&rr, &inner) == SGP32_OK && inner.tag == 0xA0) {
+                sgp32_asn1_reader r3;
+                sgp32_asn1_reader_init(&r3, inner.value, depth + 2);
+                if (sgp32_asn1_reader_next(&r3, &data) == SGP32_OK && data.tag == 0x30) {
+                    sgp32_asn1_reader r4;
+                    sgp32_asn1_reader_init(&r4, data.value, depth + 3);
+                    while (sgp32_asn1_reader_next(&r4, &seq) == SGP32_OK)
+                        if (seq.tag == 0x83 && sgp32_asn1_parse_integer(seq.value, &v) == SGP32_OK &&
+                            *count < 32)
+                            seqs[(*count)++] = v;
+                }
+            }
+            e.eprs++;
+            sgp32_arena arena;
+            sgp32_arena_init(&arena, 1 << 20);
+            sgp32_euicc_package_result res;
+            if (sgp32_eim_package_result_verify(t.whole.data, t.whole.len, &e.euicc_pub, e.has_token, e.token,
+                                                &arena, &res) == SGP32_OK &&
+                res.choice == SGP32_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED) {
+                e.eprs_verified++;
+                sgp32_buf_reset(&e.last_epr);
+                sgp32_buf_append(&e.last_epr, t.whole.data, t.whole.len);
+            }
+            sgp32_arena_free(&arena);
+        } else if (t.constructed) {
+            collect(t.value, seqs, count, depth + 1);
+        }
+    }
+}
+
+static void eim_handler(void *ctx, const test_request *req, test_answer *ans)
+{
+    (void)ctx;
+    pthread_mutex_lock(&e.lock);
+    sgp32_asn1_tlv msg;
+    ans->status = 200;
+    ans->content_type = "application/x-gsma-rsp-asn1";
+    if (strcmp(req->path, "/gsma/rsp2/asn1") != 0 ||
+        sgp32_asn1_read_tlv(req->body.data, req->body.len, &msg, NULL) != SGP32_OK) {
+        ans->status = 400;
+        ans->content_type = NULL;
+        goto out;
+    }
+    sgp32_buf *out = &ans->body;
+    if (msg.tag == 0xBF4F) {
+        e.get_count++;
+        size_t mark = sgp32_asn1_begin(out);
+        if (e.queue_count) {
+            const sgp32_buf *q = &e.queue[e.queue_head];
+            sgp32_buf_append(out, q->data, q->len);
+            e.queue_head = (e.queue_head + 1) % 8;
+            e.queue_count--;
+        } else {
+            sgp32_asn1_write_integer(out, 0x02, 1); /* noEimPackageAvailable */
+        }
+        sgp32_asn1_end(out, 0xBF4F, mark);
+    } else if (msg.tag == 0xBF50) {
+        if (e.fail_provide) {
+            e.provide_refused++;
+            ans->status = 503;
+            ans->content_type = NULL;
+            goto out;
+        }
+        e.provide_count++;
+        int64_t seqs[32];
+        size_t n = 0;
+        collect(msg.value, seqs, &n, 1);
+        size_t mark = sgp32_asn1_begin(out);
+        if (n) {
+            size_t acks = sgp32_asn1_begin(out);
+            for (size_t i = 0; i < n; i++) {
+                sgp32_asn1_write_integer(out, 0x80, seqs[i]);
+                if (e.acked_count < 32)
+                    e.acked[e.acked_count++] = seqs[i];
+            }
+            sgp32_asn1_end(out, 0xBF53, acks);
+        } else {
+            sgp32_asn1_write_tlv(out, 0x30, NULL, 0);
+        }
+        sgp32_asn1_end(out, 0xBF50, mark);
+    } else if (msg.tag == 0xBF3D) {
+        e.notifications++;
+        ans->status = 204;
+        ans->content_type = NULL;
+    } else {
+        ans->status = 400;
+        ans->content_type = NULL;
+    }
+out:
+    pthread_mutex_unlock(&e.lock);
+}
+
+/* ------------------------------------------------------------------ set-up */
+
+static char config_path[300], log_path[300], state_path[300];
+
+static void write_config(const char *eim_override)
+{
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "# ipad e2e\n"
+             "card = socket:unix:%s/card.sock\n"
+             "binding = asn1\n"
+             "ca_file = %s/ca.pem\n"
+             "state_file = %s\n"
+             "backoff_base = 5\n"
+             "backoff_max = 60\n"
+             "http_timeout_ms = 10000\n"
+             "ipa_features = indirect\n"
+             "log_level = debug\n"
+             "%s%s\n",
+             tmp_dir, tmp_dir, state_path, eim_override ? "eim_address = " : "",
+             eim_override ? eim_override : "");
+    write_text(config_path, text);
+}
+
+static int ipad_once(void)
+{
+    char *argv[] = {(char *)SGP32_IPAD, (char *)"-c", config_path, (char *)"--once", NULL};
+    return run(argv, log_path);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/ipad-e2e-XXXXXX");
+    assert_non_null(mkdtemp(tmp_dir));
+    snprintf(config_path, sizeof(config_path), "%s/ipad.conf", tmp_dir);
+    snprintf(log_path, sizeof(log_path), "%s/ipad.log", tmp_dir);
+    snprintf(state_path, sizeof(state_path), "%s/ipad.state", tmp_dir);
+    memset(&e, 0, sizeof(e));
+    pthread_mutex_init(&e.lock, NULL);
+    for (size_t i = 0; i < 8; i++)
+        sgp32_buf_init(&e.queue[i], 1 << 16);
+    sgp32_buf_init(&e.last_epr, 1 << 16);
+    assert_int_equal(sgp32_ec_generate(SGP32_CURVE_NIST_P256, &e.key, &e.pub), SGP32_OK);
+    sgp32_buf der;
+    assert_int_equal(test_read_file(SGP32_SPEC_DIR "/sgp26/eUICC/CERT_EUICC_ECDSA_NIST.der", &der), SGP32_OK);
+    sgp32_certificate *cert = calloc(1, sizeof(*cert));
+    assert_int_equal(sgp32_cert_parse(der.data, der.len, cert), SGP32_OK);
+    e.euicc_pub = cert->public_key;
+    free(cert);
+    sgp32_buf_free(&der);
+
+    assert_int_equal(test_pki_make(&pki), SGP32_OK);
+    sgp32_buf pem;
+    sgp32_buf_init(&pem, 1 << 16);
+    assert_int_equal(test_pem_certificate(&pki.ci_der, &pem), SGP32_OK);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/ca.pem", tmp_dir);
+    write_text(path, (const char *)pem.data);
+    sgp32_buf_free(&pem);
+    assert_int_equal(test_server_start(&server, &pki, eim_handler, NULL), SGP32_OK);
+    server_up = true;
+
+    char card_dir[300], listen[320];
+    snprintf(card_dir, sizeof(card_dir), "%s/card", tmp_dir);
+    snprintf(listen, sizeof(listen), "unix:%s/card.sock", tmp_dir);
+    sim_pid = fork();
+    assert_true(sim_pid >= 0);
+    if (sim_pid == 0) {
+        char simlog[320];
+        snprintf(simlog, sizeof(simlog), "%s/euicc-sim.log", tmp_dir);
+        int fd = open(simlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(SGP32_EUICC_SIM, "euicc-sim", "--state-dir", card_dir, "--sgp26", SGP32_SPEC_DIR "/sgp26",
+              "--listen", listen, (char *)NULL);
+        _exit(127);
+    }
+    associate(server.host);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (sim_pid > 0) {
+        kill(sim_pid, SIGTERM);
+        waitpid(sim_pid, NULL, 0);
+        sim_pid = -1;
+    }
+    if (server_up)
+        test_server_stop(&server);
+    server_up = false;
+    test_pki_free(&pki);
+    for (size_t i = 0; i < 8; i++)
+        sgp32_buf_free(&e.queue[i]);
+    sgp32_buf_free(&e.last_epr);
+    pthread_mutex_destroy(&e.lock);
+    if (!getenv("IPAD_E2E_KEEP")) {
+        char cmd[400];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot remove %s\n", tmp_dir);
+    }
+    return 0;
+}
+
+static void show_log(void)
+{
+    fprintf(stderr, "---- ipad log ----\n%s------------------\n", read_text(log_path));
+}
+
+/* ------------------------------------------------------------------ the tests */
+
+static void round_trip(void **state)
+{
+    (void)state;
+    write_config(NULL);
+    queue_set_default_dp("dp.ipad.test");
+    queue_list_eim();
+    int rc = ipad_once();
+    if (rc != 0)
+        show_log();
+    assert_int_equal(rc, 0);
+    pthread_mutex_lock(&e.lock);
+    assert_int_equal(e.queue_count, 0);   /* both packages were fetched */
+    assert_true(e.get_count >= 3);        /* two packages, then "no package" */
+    assert_true(e.provide_count >= 1);    /* ProvideEimPackageResult */
+    assert_int_equal(e.eprs, 2);          /* one EPR per package */
+    assert_int_equal(e.eprs_verified, 2); /* signed by the eUICC, verified with lib/eim */
+    assert_true(e.acked_count >= 2);
+    /* the last EPR is listEim's: it names our eIM */
+    assert_non_null(memmem(e.last_epr.data, e.last_epr.len, EIM_ID, strlen(EIM_ID)));
+    pthread_mutex_unlock(&e.lock);
+    /* the acknowledged EPRs are gone from the card */
+    assert_int_equal(card_pending_eprs(), 0);
+    /* the PSMO took effect (the card's stored state) */
+    char card_dir[300];
+    snprintf(card_dir, sizeof(card_dir), "%s/card", tmp_dir);
+    char *argv[] = {(char *)SGP32_EUICC_SIM, (char *)"--check-state", card_dir, NULL};
+    char check_log[320];
+    snprintf(check_log, sizeof(check_log), "%s/check.log", tmp_dir);
+    assert_int_equal(run(argv, check_log), 0);
+    assert_non_null(strstr(read_text(check_log), "dp.ipad.test"));
+    /* logs: per procedure at info, per step at debug */
+    const char *log = read_text(log_path);
+    assert_non_null(strstr(log, "ESipa session to"));
+    assert_non_null(strstr(log, "action TRANSMIT_APDU"));
+
+    /* a second run polls and finds nothing */
+    size_t gets = e.get_count, provides = e.provide_count, eprs = e.eprs;
+    rc = ipad_once();
+    if (rc != 0)
+        show_log();
+    assert_int_equal(rc, 0);
+    pthread_mutex_lock(&e.lock);
+    assert_int_equal(e.get_count, gets + 1);
+    assert_int_equal(e.provide_count, provides);
+    assert_int_equal(e.eprs, eprs);
+    pthread_mutex_unlock(&e.lock);
+}
+
+static void eim_unreachable(void **state)
+{
+    (void)state;
+    write_config("localhost:1"); /* nothing listens there */
+    int rc = ipad_once();
+    const char *log = read_text(log_path);
+    if (rc != 1)
+        show_log();
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(log, "poll cycle failed"));
+    assert_non_null(strstr(log, "localhost:1"));
+}
+
+static void result_kept_until_delivered(void **state)
+{
+    (void)state;
+    write_config(NULL);
+    unlink(state_path);
+    queue_set_default_dp("dp2.ipad.test");
+    pthread_mutex_lock(&e.lock);
+    e.fail_provide = true;
+    size_t eprs = e.eprs, provides = e.provide_count;
+    pthread_mutex_unlock(&e.lock);
+    int rc = ipad_once();
+    if (rc != 1)
+        show_log();
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(read_text(log_path), "poll cycle failed"));
+    struct stat st;
+    assert_int_equal(stat(state_path, &st), 0); /* the pending result was saved */
+    assert_true(st.st_size > 0);
+    pthread_mutex_lock(&e.lock);
+    assert_true(e.provide_refused >= 1);
+    assert_int_equal(e.queue_count, 0);
+    e.fail_provide = false;
+    pthread_mutex_unlock(&e.lock);
+    assert_int_equal(card_pending_eprs(), 1); /* still on the card */
+
+    rc = ipad_once();
+    if (rc != 0)
+        show_log();
+    assert_int_equal(rc, 0);
+    pthread_mutex_lock(&e.lock);
+    assert_int_equal(e.eprs, eprs + 1); /* delivered exactly once */
+    assert_int_equal(e.eprs_verified, e.eprs);
+    assert_true(e.provide_count >= provides + 1);
+    pthread_mutex_unlock(&e.lock);
+    assert_int_equal(card_pending_eprs(), 0);
+
+    /* and not again */
+    rc = ipad_once();
+    assert_int_equal(rc, 0);
+    pthread_mutex_lock(&e.lock);
+    assert_int_equal(e.eprs, eprs + 1);
+    pthread_mutex_unlock(&e.lock);
+}
+
+static void usage_errors(void **state)
+{
+    (void)state;
+    char *help[] = {(char *)SGP32_IPAD, (char *)"--help", NULL};
+    assert_int_equal(run(help, log_path), 0);
+    assert_non_null(strstr(read_text(log_path), "insecure_skip_tls_verify_for_tests"));
+    char bad[320];
+    snprintf(bad, sizeof(bad), "%s/bad.conf", tmp_dir);
+    write_text(bad, "card = socket:unix:/nonexistent\nbinding = xml\n");
+    char *argv[] = {(char *)SGP32_IPAD, (char *)"-c", bad, (char *)"--once", NULL};
+    assert_int_equal(run(argv, log_path), 2);
+    assert_non_null(strstr(read_text(log_path), "binding"));
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(round_trip),
+        cmocka_unit_test(eim_unreachable),
+        cmocka_unit_test(result_kept_until_delivered),
+        cmocka_unit_test(usage_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
