@@ -40,7 +40,7 @@ int sgp32_crypto_aes_cmac(const uint8_t key[SGP32_AES_BLOCK], const sgp32_bytes 
 {
     if (!key || !mac || (!parts && count))
         return SGP32_ERR_INVALID_ARGUMENT;
-    EVP_MAC *alg = EVP_MAC_fetch(NULL, "CMAC", NULL);
+    EVP_MAC *alg = sgp32_crypto_cmac_mac(); /* fetched once, shared */
     EVP_MAC_CTX *ctx = alg ? EVP_MAC_CTX_new(alg) : NULL;
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, (char *)"AES-128-CBC", 0),
@@ -65,7 +65,6 @@ int sgp32_crypto_aes_cmac(const uint8_t key[SGP32_AES_BLOCK], const sgp32_bytes 
     rc = SGP32_OK;
 done:
     EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(alg);
     return sgp32_crypto_result(rc);
 }
 
@@ -143,11 +142,11 @@ static size_t segment_header(uint8_t tag, size_t value_len, uint8_t hdr[1 + BER_
 static int aes_cbc(const uint8_t key[SGP32_AES_BLOCK], const uint8_t iv[SGP32_AES_BLOCK], bool encrypt,
                    const sgp32_bytes *chunks, size_t count, uint8_t *out)
 {
-    const EVP_CIPHER *cipher = iv ? EVP_aes_128_cbc() : EVP_aes_128_ecb();
+    const EVP_CIPHER *cipher = sgp32_crypto_aes128(iv != NULL); /* fetched once, shared */
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int rc = SGP32_ERR_CRYPTO;
     int n = 0;
-    if (!ctx || EVP_CipherInit_ex2(ctx, cipher, key, iv, encrypt ? 1 : 0, NULL) != 1 ||
+    if (!ctx || !cipher || EVP_CipherInit_ex2(ctx, cipher, key, iv, encrypt ? 1 : 0, NULL) != 1 ||
         EVP_CIPHER_CTX_set_padding(ctx, 0) != 1)
         goto done;
     for (size_t i = 0; i < count; i++) {

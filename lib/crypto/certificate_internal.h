@@ -32,4 +32,12 @@ X509 *sgp32_certi_x509_from_der(const uint8_t *der, size_t len);
  * SGP32_OK, SGP32_ERR_CERT_SIGNATURE (also for another algorithm). */
 int sgp32_certi_check_signature(X509 *x, const sgp32_ec_public_key *issuer_key);
 
+/* The parse cache (crypto_cache.c): a copy of the parse of exactly these DER bytes, if kept. */
+bool sgp32_certi_parse_cache_get(const uint8_t *der, size_t len, sgp32_certificate *cert);
+void sgp32_certi_parse_cache_put(const uint8_t *der, size_t len, const sgp32_certificate *cert);
+/* The link cache: child's issuer name equals parent's subject name and child's signature
+ * verifies under parent's key, already established for exactly these two DER strings. */
+bool sgp32_certi_link_known(sgp32_bytes child, sgp32_bytes parent);
+void sgp32_certi_link_remember(sgp32_bytes child, sgp32_bytes parent);
+
 #endif

@@ -383,6 +383,9 @@ int sgp32_cert_parse(const uint8_t *der, size_t len, sgp32_certificate *cert)
 {
     if (!der || !cert)
         return SGP32_ERR_INVALID_ARGUMENT;
+    /* The parse is a pure function of the bytes: a kept copy for exactly these bytes is the answer. */
+    if (sgp32_certi_parse_cache_get(der, len, cert))
+        return SGP32_OK;
     memset(cert, 0, sizeof(*cert));
     cert->role = SGP32_CERT_ROLE_NONE;
     cert->path_len = -1;
@@ -395,6 +398,8 @@ int sgp32_cert_parse(const uint8_t *der, size_t len, sgp32_certificate *cert)
         memset(cert, 0, sizeof(*cert));
         cert->role = SGP32_CERT_ROLE_NONE;
         cert->path_len = -1;
+    } else {
+        sgp32_certi_parse_cache_put(der, len, cert); /* failures are not kept */
     }
     return rc;
 }

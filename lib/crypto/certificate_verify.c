@@ -22,7 +22,7 @@ int sgp32_certi_check_signature(X509 *x, const sgp32_ec_public_key *issuer_key)
     if (X509_get_signature_nid(x) != NID_ecdsa_with_SHA256)
         return SGP32_ERR_CERT_SIGNATURE;
     EVP_PKEY *pkey = NULL;
-    int rc = sgp32_crypto_pkey_from_public(issuer_key, &pkey);
+    int rc = sgp32_crypto_pkey_public_cached(issuer_key, &pkey);
     if (rc)
         return rc;
     int ok = X509_verify(x, pkey);
@@ -47,15 +47,37 @@ static bool key_id_equal(const sgp32_cert_key_id *a, const sgp32_cert_key_id *b)
     return a->len != 0 && a->len == b->len && memcmp(a->id, b->id, a->len) == 0;
 }
 
-/* child names parent as its issuer, by AKI -> SKI and by distinguished name. */
+/* child names parent as its issuer, by AKI -> SKI and by distinguished name; child_x NULL: the
+ * link cache already vouches for the names (and the signature) of exactly these two DERs. */
 static int check_link(X509 *child_x, const sgp32_certificate *child, X509 *parent_x,
                       const sgp32_certificate *parent)
 {
     if (!key_id_equal(&child->aki, &parent->ski))
         return SGP32_ERR_CERT_CHAIN;
-    if (X509_NAME_cmp(X509_get_issuer_name(child_x), X509_get_subject_name(parent_x)) != 0)
+    if (child_x && X509_NAME_cmp(X509_get_issuer_name(child_x), X509_get_subject_name(parent_x)) != 0)
         return SGP32_ERR_CERT_CHAIN;
     return SGP32_OK;
+}
+
+/* The signature of child under parent's key; remembered (with the name link checked before) when
+ * it verifies. known: the link cache had it, nothing to do. */
+static int check_link_signature(bool known, X509 *child_x, sgp32_bytes child_der, sgp32_bytes parent_der,
+                                const sgp32_ec_public_key *parent_key)
+{
+    if (known)
+        return SGP32_OK;
+    int rc = sgp32_certi_check_signature(child_x, parent_key);
+    if (rc == SGP32_OK)
+        sgp32_certi_link_remember(child_der, parent_der);
+    return rc;
+}
+
+/* d2i for a link that the cache does not vouch for (once). */
+static int need_x509(X509 **x, sgp32_bytes der)
+{
+    if (!*x)
+        *x = sgp32_certi_x509_from_der(der.data, der.len);
+    return *x ? SGP32_OK : SGP32_ERR_CERT_PARSE;
 }
 
 static bool may_sign_certificates(const sgp32_certificate *cert)
@@ -116,10 +138,6 @@ static int euicc_chain(const sgp32_ci_set *cis, sgp32_bytes eum_der, sgp32_bytes
     if ((rc = sgp32_cert_parse(eum_der.data, eum_der.len, eum)) ||
         (rc = sgp32_cert_parse(euicc_der.data, euicc_der.len, euicc)))
         return rc;
-    x->eum = sgp32_certi_x509_from_der(eum_der.data, eum_der.len);
-    x->leaf = sgp32_certi_x509_from_der(euicc_der.data, euicc_der.len);
-    if (!x->eum || !x->leaf)
-        return SGP32_ERR_CERT_PARSE;
 
     /* Roles. */
     if (eum->role != SGP32_CERT_ROLE_EUM || !eum->role_critical)
@@ -134,19 +152,25 @@ static int euicc_chain(const sgp32_ci_set *cis, sgp32_bytes eum_der, sgp32_bytes
     if (!ci)
         return SGP32_ERR_CERT_UNKNOWN_CI;
     out->ci_index = (size_t)(ci - cis->entries);
-    x->ci = sgp32_certi_x509_from_der(ci->der, ci->der_len);
-    if (!x->ci)
-        return SGP32_ERR_CERT_PARSE;
+    sgp32_bytes ci_der = SGP32_BYTES(ci->der, ci->der_len);
+
+    /* Names and signatures of each link, unless the link cache has them for these exact DERs. */
+    bool eum_known = sgp32_certi_link_known(eum_der, ci_der);
+    bool leaf_known = sgp32_certi_link_known(euicc_der, eum_der);
+    if ((!eum_known && ((rc = need_x509(&x->eum, eum_der)) || (rc = need_x509(&x->ci, ci_der)))) ||
+        (!leaf_known && ((rc = need_x509(&x->leaf, euicc_der)) || (rc = need_x509(&x->eum, eum_der)))))
+        return rc;
 
     /* Links. */
-    if ((rc = check_link(x->eum, eum, x->ci, &ci->cert)) || (rc = check_link(x->leaf, euicc, x->eum, eum)))
+    if ((rc = check_link(eum_known ? NULL : x->eum, eum, x->ci, &ci->cert)) ||
+        (rc = check_link(leaf_known ? NULL : x->leaf, euicc, x->eum, eum)))
         return rc;
     if (!may_sign_certificates(eum))
         return SGP32_ERR_CERT_CHAIN;
 
     /* Signatures. */
-    if ((rc = sgp32_certi_check_signature(x->eum, &ci->cert.public_key)) ||
-        (rc = sgp32_certi_check_signature(x->leaf, &eum->public_key)))
+    if ((rc = check_link_signature(eum_known, x->eum, eum_der, ci_der, &ci->cert.public_key)) ||
+        (rc = check_link_signature(leaf_known, x->leaf, euicc_der, eum_der, &eum->public_key)))
         return rc;
 
     if (eum->unknown_critical_extension || euicc->unknown_critical_extension || euicc->is_ca ||
@@ -196,9 +220,6 @@ static int ci_issued(const sgp32_ci_set *cis, sgp32_bytes der, sgp32_cert_role r
     int rc = sgp32_cert_parse(der.data, der.len, cert);
     if (rc)
         return rc;
-    x->leaf = sgp32_certi_x509_from_der(der.data, der.len);
-    if (!x->leaf)
-        return SGP32_ERR_CERT_PARSE;
 
     /* Role; SGP.26 DPtls certificates carry their policy non-critical. */
     bool tls = is_tls_role(role);
@@ -210,12 +231,13 @@ static int ci_issued(const sgp32_ci_set *cis, sgp32_bytes der, sgp32_cert_role r
     const sgp32_ci_entry *ci = sgp32_ci_set_find(cis, cert->aki.id, cert->aki.len);
     if (!ci)
         return SGP32_ERR_CERT_UNKNOWN_CI;
-    x->ci = sgp32_certi_x509_from_der(ci->der, ci->der_len);
-    if (!x->ci)
-        return SGP32_ERR_CERT_PARSE;
-    if ((rc = check_link(x->leaf, cert, x->ci, &ci->cert)))
+    sgp32_bytes ci_der = SGP32_BYTES(ci->der, ci->der_len);
+    bool known = sgp32_certi_link_known(der, ci_der);
+    if (!known && ((rc = need_x509(&x->leaf, der)) || (rc = need_x509(&x->ci, ci_der))))
         return rc;
-    if ((rc = sgp32_certi_check_signature(x->leaf, &ci->cert.public_key)))
+    if ((rc = check_link(known ? NULL : x->leaf, cert, x->ci, &ci->cert)))
+        return rc;
+    if ((rc = check_link_signature(known, x->leaf, der, ci_der, &ci->cert.public_key)))
         return rc;
 
     if (cert->unknown_critical_extension || cert->is_ca)

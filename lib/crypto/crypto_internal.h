@@ -19,6 +19,7 @@
 #define OPENSSL_NO_DEPRECATED
 #endif
 
+#include <openssl/ec.h>
 #include <openssl/types.h>
 
 #include "sgp32/crypto.h"
@@ -40,6 +41,35 @@ int sgp32_crypto_public_from_pkey(const EVP_PKEY *pkey, sgp32_ec_public_key *pub
 /* AES-128-CMAC (NIST SP 800-38B, RFC 4493) over the concatenation of parts. */
 int sgp32_crypto_aes_cmac(const uint8_t key[SGP32_AES_BLOCK], const sgp32_bytes *parts, size_t count,
                           uint8_t mac[SGP32_AES_BLOCK]);
+
+/*
+ * Caches (crypto_cache.c, docs/crypto.md "Caches"). The algorithms and groups are fetched once
+ * and shared read-only by all threads; NULL only if OpenSSL could not provide them.
+ */
+const EVP_MD *sgp32_crypto_sha256_md(void);
+EVP_MAC *sgp32_crypto_cmac_mac(void);
+const EVP_CIPHER *sgp32_crypto_aes128(bool cbc); /* AES-128-CBC, or -ECB when !cbc */
+EVP_KDF *sgp32_crypto_x963_kdf(void);
+const EC_GROUP *sgp32_crypto_ec_group(sgp32_curve curve);
+
+/* As sgp32_crypto_pkey_from_public / _from_private, through the key cache: *out is a reference
+ * of the caller's (EVP_PKEY_free it); the shared key must not be modified. Long-lived keys only:
+ * one-time keys would just push the long-lived ones out (and should not outlive their use). */
+int sgp32_crypto_pkey_public_cached(const sgp32_ec_public_key *pub, EVP_PKEY **out);
+int sgp32_crypto_pkey_private_cached(const sgp32_ec_private_key *priv, EVP_PKEY **out);
+
+typedef struct sgp32_crypto_cache_stats {
+    unsigned long key_hits, key_misses, key_evictions;
+    unsigned long cert_hits, cert_misses, cert_evictions;
+    unsigned long link_hits, link_misses, link_evictions;
+    size_t keys, certs, links; /* entries held now */
+} sgp32_crypto_cache_stats;
+
+/* Empty every cache (private keys wiped). Correctness never depends on calling it. */
+void sgp32_crypto_cache_flush(void);
+/* Test hooks: the counters since start, and whether the key table holds these bytes anywhere. */
+void sgp32_crypto_cache_get_stats(sgp32_crypto_cache_stats *out);
+bool sgp32_crypto_cache_holds_bytes(const uint8_t *p, size_t n);
 
 /* Drop whatever OpenSSL queued on a failed call and return rc unchanged. */
 int sgp32_crypto_result(int rc);

@@ -166,10 +166,9 @@ static int scalar_to_bn(const EC_GROUP *group, const uint8_t scalar[SGP32_EC_SCA
 /* d*G as 04||X||Y, and (when d_out is set) the scalar as a BIGNUM for the caller. */
 static int derive_point(const sgp32_ec_private_key *priv, uint8_t point[SGP32_EC_POINT_LEN], BIGNUM **d_out)
 {
-    int nid = sgp32_crypto_curve_nid(priv->curve);
-    if (nid == NID_undef)
+    if (sgp32_crypto_curve_nid(priv->curve) == NID_undef)
         return SGP32_ERR_CRYPTO_UNSUPPORTED_CURVE;
-    EC_GROUP *group = EC_GROUP_new_by_curve_name(nid);
+    const EC_GROUP *group = sgp32_crypto_ec_group(priv->curve); /* shared, read-only */
     BN_CTX *bnctx = BN_CTX_secure_new();
     BIGNUM *d = NULL;
     EC_POINT *q = NULL;
@@ -195,7 +194,6 @@ done:
     EC_POINT_clear_free(q);
     BN_clear_free(d);
     BN_CTX_free(bnctx);
-    EC_GROUP_free(group);
     return sgp32_crypto_result(rc);
 }
 
@@ -230,7 +228,8 @@ int sgp32_crypto_pkey_from_private(const sgp32_ec_private_key *priv, EVP_PKEY **
 int sgp32_ec_public_validate(const sgp32_ec_public_key *pub)
 {
     EVP_PKEY *pkey = NULL;
-    int rc = sgp32_crypto_pkey_from_public(pub, &pkey);
+    /* A cached key passed this very check for these very bytes. */
+    int rc = sgp32_crypto_pkey_public_cached(pub, &pkey);
     EVP_PKEY_free(pkey);
     return rc;
 }
@@ -245,10 +244,9 @@ static int bn_param(const EVP_PKEY *pkey, const char *name, uint8_t out[SGP32_EC
     return ok ? SGP32_OK : SGP32_ERR_CRYPTO_BAD_KEY;
 }
 
-int sgp32_crypto_public_from_pkey(const EVP_PKEY *pkey, sgp32_ec_public_key *pub)
+/* The curve and the point of an EC EVP_PKEY, not yet validated. */
+static int raw_public_from_pkey(const EVP_PKEY *pkey, sgp32_ec_public_key *pub)
 {
-    if (!pkey || !pub)
-        return SGP32_ERR_INVALID_ARGUMENT;
     sgp32_ec_public_key tmp = {0};
     int rc = sgp32_crypto_curve_from_pkey(pkey, &tmp.curve);
     /* X and Y separately, so a key decoded from a compressed point still comes out uncompressed. */
@@ -258,6 +256,17 @@ int sgp32_crypto_public_from_pkey(const EVP_PKEY *pkey, sgp32_ec_public_key *pub
         rc = bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, tmp.point + 1 + SGP32_EC_SCALAR_LEN);
     tmp.point[0] = 0x04;
     if (rc == SGP32_OK)
+        *pub = tmp;
+    return rc;
+}
+
+int sgp32_crypto_public_from_pkey(const EVP_PKEY *pkey, sgp32_ec_public_key *pub)
+{
+    if (!pkey || !pub)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    sgp32_ec_public_key tmp = {0};
+    int rc = raw_public_from_pkey(pkey, &tmp);
+    if (rc == SGP32_OK)
         rc = sgp32_ec_public_validate(&tmp);
     if (rc != SGP32_OK)
         return sgp32_crypto_result(rc);
@@ -265,8 +274,12 @@ int sgp32_crypto_public_from_pkey(const EVP_PKEY *pkey, sgp32_ec_public_key *pub
     return SGP32_OK;
 }
 
-/* The scalar of a decoded key pair; the key's own public point must match d*G. */
-static int private_from_pkey(const EVP_PKEY *pkey, sgp32_ec_private_key *priv)
+/*
+ * The scalar of a decoded key pair; the key's own public point must match d*G. d lies in
+ * [1, n-1], so d*G is a valid point of order n and an embedded point equal to it needs no
+ * separate public-key check. pub (optional) receives that point.
+ */
+static int private_from_pkey(const EVP_PKEY *pkey, sgp32_ec_private_key *priv, sgp32_ec_public_key *pub)
 {
     sgp32_ec_private_key tmp = {0};
     sgp32_ec_public_key embedded, derived;
@@ -276,11 +289,15 @@ static int private_from_pkey(const EVP_PKEY *pkey, sgp32_ec_private_key *priv)
     if (rc == SGP32_OK)
         rc = sgp32_ec_public_from_private(&tmp, &derived);
     if (rc == SGP32_OK)
-        rc = sgp32_crypto_public_from_pkey(pkey, &embedded);
-    if (rc == SGP32_OK && memcmp(embedded.point, derived.point, SGP32_EC_POINT_LEN) != 0)
+        rc = raw_public_from_pkey(pkey, &embedded);
+    if (rc == SGP32_OK &&
+        (embedded.curve != derived.curve || memcmp(embedded.point, derived.point, SGP32_EC_POINT_LEN) != 0))
         rc = SGP32_ERR_CRYPTO_BAD_KEY;
-    if (rc == SGP32_OK)
+    if (rc == SGP32_OK) {
         *priv = tmp;
+        if (pub)
+            *pub = derived;
+    }
     sgp32_secure_zero(&tmp, sizeof(tmp));
     return rc;
 }
@@ -296,10 +313,11 @@ int sgp32_ec_generate(sgp32_curve curve, sgp32_ec_private_key *priv, sgp32_ec_pu
     if (!pkey)
         return sgp32_crypto_result(SGP32_ERR_CRYPTO);
     sgp32_ec_private_key tmp;
-    int rc = private_from_pkey(pkey, &tmp);
+    sgp32_ec_public_key derived;
+    int rc = private_from_pkey(pkey, &tmp, &derived);
     EVP_PKEY_free(pkey);
     if (rc == SGP32_OK && pub)
-        rc = sgp32_ec_public_from_private(&tmp, pub);
+        *pub = derived; /* d*G, computed by private_from_pkey */
     if (rc == SGP32_OK)
         *priv = tmp;
     sgp32_secure_zero(&tmp, sizeof(tmp));
@@ -336,7 +354,7 @@ int sgp32_ec_private_from_pem(const char *pem, size_t pem_len, sgp32_ec_private_
     if (!dctx)
         rc = SGP32_ERR_CRYPTO;
     else if (OSSL_DECODER_from_data(dctx, &p, &left) == 1 && pkey)
-        rc = private_from_pkey(pkey, priv);
+        rc = private_from_pkey(pkey, priv, NULL);
     OSSL_DECODER_CTX_free(dctx);
     EVP_PKEY_free(pkey);
     return sgp32_crypto_result(rc);

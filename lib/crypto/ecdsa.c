@@ -123,29 +123,38 @@ static int check_parts(const sgp32_bytes *parts, size_t count)
     return SGP32_OK;
 }
 
+/* An ECDSA context on a (possibly shared) key; the key itself is never modified. */
+static EVP_PKEY_CTX *pkey_ctx(EVP_PKEY *pkey, bool sign)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    /* No signature digest is set: the input is the SHA-256 value itself (setting one would
+     * only make the provider fetch SHA-256 again to learn its size). */
+    if (ctx && (sign ? EVP_PKEY_sign_init(ctx) : EVP_PKEY_verify_init(ctx)) == 1)
+        return ctx;
+    EVP_PKEY_CTX_free(ctx);
+    return NULL;
+}
+
 int sgp32_ecdsa_sign(const sgp32_ec_private_key *priv, const sgp32_bytes *parts, size_t count,
                      uint8_t sig[SGP32_EC_RAW_SIG_LEN])
 {
     if (!priv || !sig || check_parts(parts, count) != SGP32_OK)
         return SGP32_ERR_INVALID_ARGUMENT;
-    EVP_PKEY *pkey = NULL;
-    int rc = sgp32_crypto_pkey_from_private(priv, &pkey);
+    uint8_t digest[SGP32_SHA256_LEN];
+    int rc = sgp32_sha256_parts(parts, count, digest);
     if (rc != SGP32_OK)
         return rc;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_PKEY *pkey = NULL;
+    rc = sgp32_crypto_pkey_private_cached(priv, &pkey);
+    if (rc != SGP32_OK)
+        return rc;
+    EVP_PKEY_CTX *ctx = pkey_ctx(pkey, true);
     uint8_t der[SGP32_EC_DER_SIG_MAX];
     size_t der_len = sizeof(der);
     rc = SGP32_ERR_CRYPTO;
-    if (!md || EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, pkey, NULL) != 1)
-        goto done;
-    for (size_t i = 0; i < count; i++)
-        if (parts[i].len && EVP_DigestSignUpdate(md, parts[i].data, parts[i].len) != 1)
-            goto done;
-    if (EVP_DigestSignFinal(md, der, &der_len) != 1)
-        goto done;
-    rc = sgp32_ecdsa_der_to_raw(der, der_len, sig) == SGP32_OK ? SGP32_OK : SGP32_ERR_CRYPTO;
-done:
-    EVP_MD_CTX_free(md);
+    if (ctx && EVP_PKEY_sign(ctx, der, &der_len, digest, sizeof(digest)) == 1)
+        rc = sgp32_ecdsa_der_to_raw(der, der_len, sig) == SGP32_OK ? SGP32_OK : SGP32_ERR_CRYPTO;
+    EVP_PKEY_CTX_free(ctx);
     EVP_PKEY_free(pkey);
     return sgp32_crypto_result(rc);
 }
@@ -160,20 +169,20 @@ int sgp32_ecdsa_verify(const sgp32_ec_public_key *pub, const sgp32_bytes *parts,
     if (sgp32_ecdsa_raw_to_der(sig, der, &der_len) != SGP32_OK)
         return SGP32_ERR_CRYPTO_BAD_SIGNATURE; /* r or s is zero */
     EVP_PKEY *pkey = NULL;
-    int rc = sgp32_crypto_pkey_from_public(pub, &pkey);
+    int rc = sgp32_crypto_pkey_public_cached(pub, &pkey);
     if (rc != SGP32_OK)
         return rc;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    rc = SGP32_ERR_CRYPTO;
-    if (!md || EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL, pkey, NULL) != 1)
-        goto done;
-    for (size_t i = 0; i < count; i++)
-        if (parts[i].len && EVP_DigestVerifyUpdate(md, parts[i].data, parts[i].len) != 1)
-            goto done;
-    /* 1 valid; 0 wrong; negative for a signature OpenSSL cannot even use (r or s >= n). */
-    rc = EVP_DigestVerifyFinal(md, der, der_len) == 1 ? SGP32_OK : SGP32_ERR_CRYPTO_BAD_SIGNATURE;
-done:
-    EVP_MD_CTX_free(md);
+    uint8_t digest[SGP32_SHA256_LEN];
+    rc = sgp32_sha256_parts(parts, count, digest);
+    EVP_PKEY_CTX *ctx = rc == SGP32_OK ? pkey_ctx(pkey, false) : NULL;
+    if (rc == SGP32_OK) {
+        /* 1 valid; 0 wrong; negative for a signature OpenSSL cannot even use (r or s >= n). */
+        rc = !ctx ? SGP32_ERR_CRYPTO
+             : EVP_PKEY_verify(ctx, der, der_len, digest, sizeof(digest)) == 1
+                 ? SGP32_OK
+                 : SGP32_ERR_CRYPTO_BAD_SIGNATURE;
+    }
+    EVP_PKEY_CTX_free(ctx);
     EVP_PKEY_free(pkey);
     return sgp32_crypto_result(rc);
 }

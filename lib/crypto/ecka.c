@@ -22,16 +22,19 @@ int sgp32_ecka(const sgp32_ec_private_key *priv, const sgp32_ec_public_key *peer
     EVP_PKEY_CTX *ctx = NULL;
     uint8_t secret[SGP32_EC_SCALAR_LEN];
     size_t secret_len = sizeof(secret);
+    /* The one-time private key is not cached (it must not outlive the session); the peer's
+     * point is, as a key that passed the full public-key check (sgp32_ec_public_validate). */
     int rc = sgp32_crypto_pkey_from_private(priv, &mine);
     if (rc == SGP32_OK)
-        rc = sgp32_crypto_pkey_from_public(peer, &theirs);
+        rc = sgp32_crypto_pkey_public_cached(peer, &theirs);
     if (rc != SGP32_OK)
         goto done;
     rc = SGP32_ERR_CRYPTO;
     ctx = EVP_PKEY_CTX_new_from_pkey(NULL, mine, NULL);
     if (!ctx || EVP_PKEY_derive_init(ctx) != 1)
         goto done;
-    if (EVP_PKEY_derive_set_peer_ex(ctx, theirs, 1) != 1) {
+    /* Already fully checked above (on the curve, order n); OpenSSL still matches the groups. */
+    if (EVP_PKEY_derive_set_peer_ex(ctx, theirs, 0) != 1) {
         rc = SGP32_ERR_CRYPTO_BAD_KEY;
         goto done;
     }

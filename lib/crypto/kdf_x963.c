@@ -15,7 +15,7 @@ int sgp32_kdf_x963_sha256(const uint8_t *z, size_t z_len, const uint8_t *shared_
 {
     if (!z || z_len == 0 || (!shared_info && info_len) || !out || out_len == 0)
         return SGP32_ERR_INVALID_ARGUMENT;
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_X963KDF, NULL);
+    EVP_KDF *kdf = sgp32_crypto_x963_kdf(); /* fetched once, shared */
     EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
     OSSL_PARAM params[4];
     size_t n = 0;
@@ -28,7 +28,6 @@ int sgp32_kdf_x963_sha256(const uint8_t *z, size_t z_len, const uint8_t *shared_
     if (ctx && EVP_KDF_derive(ctx, out, out_len, params) == 1)
         rc = SGP32_OK;
     EVP_KDF_CTX_free(ctx); /* clears the copied key */
-    EVP_KDF_free(kdf);
     if (rc != SGP32_OK)
         sgp32_secure_zero(out, out_len);
     return sgp32_crypto_result(rc);

@@ -18,7 +18,8 @@ int sgp32_sha256_parts(const sgp32_bytes *parts, size_t count, uint8_t out[SGP32
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int rc = SGP32_ERR_CRYPTO;
     unsigned int len = 0;
-    if (!ctx || EVP_DigestInit_ex2(ctx, EVP_sha256(), NULL) != 1)
+    const EVP_MD *md = sgp32_crypto_sha256_md(); /* fetched once */
+    if (!ctx || !md || EVP_DigestInit_ex2(ctx, md, NULL) != 1)
         goto done;
     for (size_t i = 0; i < count; i++)
         if (parts[i].len && EVP_DigestUpdate(ctx, parts[i].data, parts[i].len) != 1)

@@ -18,15 +18,18 @@
  *     BSP KDF: the X9.63 blocks by hand, printf Z||counter32||SharedInfo | xxd -r -p | openssl dgst -sha256;
  *     hashCc:  openssl dgst -sha256 of "12345678", then of that digest || transactionId.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "alloc_fail.h"
+#include "sgp32/certificate.h"
 #include "sgp32/crypto.h"
 #include "sgp32/text.h"
 #include "../../lib/crypto/crypto_internal.h"
@@ -1259,6 +1262,240 @@ static void every_allocation_failure_is_reported(void **state)
     assert_true(n >= 4);
 }
 
+/* ------------------------------------------------------------ caches (crypto_cache.c) */
+
+static size_t read_der(const char *path, uint8_t *buf, size_t cap)
+{
+    return read_file(path, (char *)buf, cap);
+}
+
+static void cache_hit_gives_identical_results(void **state)
+{
+    (void)state;
+    sgp32_crypto_cache_flush();
+    sgp32_ec_private_key priv;
+    sgp32_ec_public_key pub;
+    load_private(SGP26 "eUICC/SK_EUICC_ECDSA_NIST.pem", &priv);
+    load_public(SGP26 "eUICC/PK_EUICC_ECDSA_NIST.pem", &pub);
+    sgp32_bytes part = {(const uint8_t *)message, strlen(message)};
+    sgp32_crypto_cache_stats before, after;
+    sgp32_crypto_cache_get_stats(&before);
+    uint8_t sig1[SGP32_EC_RAW_SIG_LEN], sig2[SGP32_EC_RAW_SIG_LEN];
+    assert_int_equal(sgp32_ecdsa_sign(&priv, &part, 1, sig1), SGP32_OK);
+    assert_int_equal(sgp32_ecdsa_sign(&priv, &part, 1, sig2), SGP32_OK); /* cached key */
+    assert_int_equal(sgp32_ecdsa_verify(&pub, &part, 1, sig1), SGP32_OK);
+    assert_int_equal(sgp32_ecdsa_verify(&pub, &part, 1, sig2), SGP32_OK); /* cached key */
+    sgp32_crypto_cache_get_stats(&after);
+    assert_true(after.key_hits >= before.key_hits + 2);
+    assert_true(sgp32_crypto_cache_holds_bytes(priv.scalar, sizeof(priv.scalar)));
+
+    /* A certificate parse from the cache equals the first one, field for field. */
+    static uint8_t der[4096];
+    size_t n = read_der(SGP26 "eUICC/CERT_EUICC_ECDSA_NIST.der", der, sizeof(der));
+    sgp32_certificate *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    assert_non_null(a);
+    assert_non_null(b);
+    sgp32_crypto_cache_get_stats(&before);
+    assert_int_equal(sgp32_cert_parse(der, n, a), SGP32_OK);
+    assert_int_equal(sgp32_cert_parse(der, n, b), SGP32_OK);
+    sgp32_crypto_cache_get_stats(&after);
+    assert_int_equal(after.cert_hits, before.cert_hits + 1);
+    assert_memory_equal(a, b, sizeof(*a));
+    assert_memory_equal(a->public_key.point, pub.point, SGP32_EC_POINT_LEN);
+    /* One byte different (in the signature, which parsing does not judge) is another certificate: a miss. */
+    der[n - 1] ^= 1;
+    sgp32_crypto_cache_get_stats(&before);
+    assert_int_equal(sgp32_cert_parse(der, n, b), SGP32_OK);
+    sgp32_crypto_cache_get_stats(&after);
+    assert_int_equal(after.cert_misses, before.cert_misses + 1);
+    der[n - 1] ^= 1;
+    /* Trailing bytes are still refused, even though the prefix is cached. */
+    assert_int_equal(sgp32_cert_parse(der, n + 1, b), SGP32_ERR_CERT_PARSE);
+    free(a);
+    free(b);
+}
+
+static void cached_key_still_rejects_wrong_signatures(void **state)
+{
+    (void)state;
+    sgp32_ec_private_key priv;
+    sgp32_ec_public_key pub, other;
+    load_private(SGP26 "DPpb/SK_S_SM_DPpb_ECDSA_BRP.pem", &priv);
+    load_public(SGP26 "DPpb/PK_S_SM_DPpb_ECDSA_BRP.pem", &pub);
+    load_public(SGP26 "eUICC/PK_EUICC_ECDSA_BRP.pem", &other);
+    sgp32_bytes part = {(const uint8_t *)message, strlen(message)};
+    uint8_t sig[SGP32_EC_RAW_SIG_LEN];
+    assert_int_equal(sgp32_ecdsa_sign(&priv, &part, 1, sig), SGP32_OK);
+    for (int round = 0; round < 2; round++) { /* the second round with every key cached */
+        assert_int_equal(sgp32_ecdsa_verify(&pub, &part, 1, sig), SGP32_OK);
+        assert_int_equal(sgp32_ecdsa_verify(&other, &part, 1, sig), SGP32_ERR_CRYPTO_BAD_SIGNATURE);
+        sgp32_bytes shorter = {part.data, part.len - 1};
+        assert_int_equal(sgp32_ecdsa_verify(&pub, &shorter, 1, sig), SGP32_ERR_CRYPTO_BAD_SIGNATURE);
+        sig[10] ^= 0x40;
+        assert_int_equal(sgp32_ecdsa_verify(&pub, &part, 1, sig), SGP32_ERR_CRYPTO_BAD_SIGNATURE);
+        sig[10] ^= 0x40;
+    }
+    /* The same point claimed on the other curve is another key (and not a valid one there). */
+    sgp32_ec_public_key wrong_curve = pub;
+    wrong_curve.curve = SGP32_CURVE_NIST_P256;
+    assert_int_not_equal(sgp32_ecdsa_verify(&wrong_curve, &part, 1, sig), SGP32_OK);
+}
+
+static void cache_evicts_least_recently_used_and_wipes_private_keys(void **state)
+{
+    (void)state;
+    sgp32_crypto_cache_flush();
+    sgp32_crypto_cache_stats st;
+    sgp32_crypto_cache_get_stats(&st);
+    assert_int_equal(st.keys, 0);
+    unsigned long evictions = st.key_evictions;
+
+    sgp32_ec_private_key priv;
+    sgp32_ec_public_key pub;
+    assert_int_equal(sgp32_ec_generate(SGP32_CURVE_NIST_P256, &priv, &pub), SGP32_OK);
+    sgp32_bytes part = {(const uint8_t *)message, strlen(message)};
+    uint8_t sig[SGP32_EC_RAW_SIG_LEN];
+    assert_int_equal(sgp32_ecdsa_sign(&priv, &part, 1, sig), SGP32_OK);
+    assert_true(sgp32_crypto_cache_holds_bytes(priv.scalar, sizeof(priv.scalar)));
+
+    /* 70 other keys through a 64-entry table: the private key, least recently used, goes first. */
+    enum { OTHERS = 70 };
+    static sgp32_ec_public_key others[OTHERS];
+    for (int i = 0; i < OTHERS; i++) {
+        sgp32_ec_private_key tmp;
+        assert_int_equal(sgp32_ec_generate(SGP32_CURVE_NIST_P256, &tmp, &others[i]), SGP32_OK);
+        assert_int_equal(sgp32_ec_public_validate(&others[i]), SGP32_OK);
+    }
+    sgp32_crypto_cache_get_stats(&st);
+    assert_int_equal(st.keys, 64);
+    assert_true(st.key_evictions >= evictions + OTHERS + 1 - 64);
+    assert_false(sgp32_crypto_cache_holds_bytes(priv.scalar, sizeof(priv.scalar)));
+    assert_false(sgp32_crypto_cache_holds_bytes(others[0].point, SGP32_EC_POINT_LEN));
+    assert_true(sgp32_crypto_cache_holds_bytes(others[OTHERS - 1].point, SGP32_EC_POINT_LEN));
+
+    /* Evicted keys still work (rebuilt), and the signature made before still verifies. */
+    assert_int_equal(sgp32_ecdsa_verify(&pub, &part, 1, sig), SGP32_OK);
+    assert_int_equal(sgp32_ecdsa_sign(&priv, &part, 1, sig), SGP32_OK);
+    assert_int_equal(sgp32_ecdsa_verify(&pub, &part, 1, sig), SGP32_OK);
+    assert_true(sgp32_crypto_cache_holds_bytes(priv.scalar, sizeof(priv.scalar)));
+
+    /* A flush wipes it too. */
+    sgp32_crypto_cache_flush();
+    assert_false(sgp32_crypto_cache_holds_bytes(priv.scalar, sizeof(priv.scalar)));
+    sgp32_crypto_cache_get_stats(&st);
+    assert_int_equal(st.keys + st.certs + st.links, 0);
+    sgp32_secure_zero(&priv, sizeof(priv));
+}
+
+static void chain_links_are_cached_but_every_check_still_runs(void **state)
+{
+    (void)state;
+    static uint8_t ci_der[4096], eum_der[4096], euicc_der[4096];
+    size_t ci_n = read_der(SGP26 "CertificateIssuer/CERT_CI_ECDSA_NIST.der", ci_der, sizeof(ci_der));
+    size_t eum_n = read_der(SGP26 "EUM/CERT_EUM_ECDSA_NIST.der", eum_der, sizeof(eum_der));
+    size_t euicc_n = read_der(SGP26 "eUICC/CERT_EUICC_ECDSA_NIST.der", euicc_der, sizeof(euicc_der));
+    sgp32_ci_set cis;
+    sgp32_ci_set_init(&cis);
+    assert_int_equal(sgp32_ci_set_add(&cis, ci_der, ci_n), SGP32_OK);
+    sgp32_crypto_cache_flush();
+    sgp32_euicc_chain *first = calloc(1, sizeof(*first)), *second = calloc(1, sizeof(*second));
+    assert_non_null(first);
+    assert_non_null(second);
+    sgp32_bytes eum = {eum_der, eum_n}, euicc = {euicc_der, euicc_n};
+    assert_int_equal(sgp32_cert_verify_euicc_chain(&cis, eum, euicc, SGP32_CERT_NO_TIME_CHECK, NULL, first),
+                     SGP32_OK);
+    sgp32_crypto_cache_stats before, after;
+    sgp32_crypto_cache_get_stats(&before);
+    assert_int_equal(before.links, 2);
+    assert_int_equal(sgp32_cert_verify_euicc_chain(&cis, eum, euicc, SGP32_CERT_NO_TIME_CHECK, NULL, second),
+                     SGP32_OK);
+    sgp32_crypto_cache_get_stats(&after);
+    assert_int_equal(after.link_hits, before.link_hits + 2);
+    assert_memory_equal(first, second, sizeof(*first));
+
+    /* Checks that are not about the links are made again: dates, expected EID. */
+    assert_int_equal(sgp32_cert_verify_euicc_chain(&cis, eum, euicc, first->euicc.not_after + 1, NULL, NULL),
+                     SGP32_ERR_CERT_EXPIRED);
+    uint8_t eid[SGP32_EID_LEN];
+    memcpy(eid, first->euicc.eid, sizeof(eid));
+    eid[15] ^= 0x01;
+    assert_int_equal(sgp32_cert_verify_euicc_chain(&cis, eum, euicc, SGP32_CERT_NO_TIME_CHECK, eid, NULL),
+                     SGP32_ERR_CERT_EID_MISMATCH);
+    /* Another CI set without that CI: unknown CI, whatever the cache holds. */
+    sgp32_ci_set empty;
+    sgp32_ci_set_init(&empty);
+    assert_int_equal(sgp32_cert_verify_euicc_chain(&empty, eum, euicc, SGP32_CERT_NO_TIME_CHECK, NULL, NULL),
+                     SGP32_ERR_CERT_UNKNOWN_CI);
+    /* A changed signature byte of the eUICC certificate is a different DER: verified afresh, refused. */
+    euicc_der[euicc_n - 5] ^= 0x01;
+    int rc = sgp32_cert_verify_euicc_chain(&cis, eum, euicc, SGP32_CERT_NO_TIME_CHECK, NULL, NULL);
+    assert_true(rc == SGP32_ERR_CERT_SIGNATURE || rc == SGP32_ERR_CERT_PARSE);
+    euicc_der[euicc_n - 5] ^= 0x01;
+    /* Swapped roles: the EUM as the leaf is refused by policy before any link is looked at. */
+    assert_int_equal(sgp32_cert_verify_euicc_chain(&cis, eum, eum, SGP32_CERT_NO_TIME_CHECK, NULL, NULL),
+                     SGP32_ERR_CERT_POLICY);
+    free(first);
+    free(second);
+    sgp32_ci_set_free(&cis);
+}
+
+typedef struct cache_thread {
+    const sgp32_ec_private_key *priv;
+    const sgp32_ec_public_key *pub;
+    const sgp32_ec_public_key *wrong;
+    int index, failures;
+} cache_thread;
+
+static void *cache_worker(void *arg)
+{
+    cache_thread *t = arg;
+    for (int i = 0; i < 40; i++) {
+        char text[64];
+        int len = snprintf(text, sizeof(text), "thread %d message %d", t->index, i);
+        sgp32_bytes part = {(const uint8_t *)text, (size_t)len};
+        uint8_t sig[SGP32_EC_RAW_SIG_LEN];
+        if (sgp32_ecdsa_sign(t->priv, &part, 1, sig) != SGP32_OK ||
+            sgp32_ecdsa_verify(t->pub, &part, 1, sig) != SGP32_OK ||
+            sgp32_ecdsa_verify(t->wrong, &part, 1, sig) != SGP32_ERR_CRYPTO_BAD_SIGNATURE)
+            t->failures++;
+        sig[0] ^= 0x80;
+        if (sgp32_ecdsa_verify(t->pub, &part, 1, sig) != SGP32_ERR_CRYPTO_BAD_SIGNATURE)
+            t->failures++;
+        if (i % 8 == 0) { /* churn: fresh keys push shared ones out while others use them */
+            sgp32_ec_private_key tmp;
+            sgp32_ec_public_key tmp_pub;
+            if (sgp32_ec_generate(SGP32_CURVE_NIST_P256, &tmp, &tmp_pub) != SGP32_OK ||
+                sgp32_ec_public_validate(&tmp_pub) != SGP32_OK)
+                t->failures++;
+        }
+        if (t->index == 0 && i % 10 == 9)
+            sgp32_crypto_cache_flush();
+    }
+    return NULL;
+}
+
+static void cache_is_safe_across_threads(void **state)
+{
+    (void)state;
+    sgp32_ec_private_key priv[2];
+    sgp32_ec_public_key pub[2];
+    load_private(SGP26 "eUICC/SK_EUICC_ECDSA_NIST.pem", &priv[0]);
+    load_public(SGP26 "eUICC/PK_EUICC_ECDSA_NIST.pem", &pub[0]);
+    load_private(SGP26 "eUICC/SK_EUICC_ECDSA_BRP.pem", &priv[1]);
+    load_public(SGP26 "eUICC/PK_EUICC_ECDSA_BRP.pem", &pub[1]);
+    enum { THREADS = 6 };
+    cache_thread t[THREADS];
+    pthread_t id[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        t[i] = (cache_thread){&priv[i % 2], &pub[i % 2], &pub[(i + 1) % 2], i, 0};
+        assert_int_equal(pthread_create(&id[i], NULL, cache_worker, &t[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_join(id[i], NULL), 0);
+        assert_int_equal(t[i].failures, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1284,6 +1521,11 @@ int main(void)
         cmocka_unit_test(bsp_rekey_and_clear),
         cmocka_unit_test(confirmation_code_hash),
         cmocka_unit_test(every_allocation_failure_is_reported),
+        cmocka_unit_test(cache_hit_gives_identical_results),
+        cmocka_unit_test(cached_key_still_rejects_wrong_signatures),
+        cmocka_unit_test(cache_evicts_least_recently_used_and_wipes_private_keys),
+        cmocka_unit_test(chain_links_are_cached_but_every_check_still_runs),
+        cmocka_unit_test(cache_is_safe_across_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
