@@ -133,40 +133,6 @@ static int loaded(void *ctx, int event, void *arg)
     return ipa_emit_save(ipa);
 }
 
-static int maybe_reset(void *ctx, int event, void *arg)
-{
-    (void)event;
-    (void)arg;
-    sgp32_ipa *ipa = ctx;
-    if (ipa->reset_after)
-        return ipa_card_reset(ipa);
-    ipa_post(ipa, EV_SKIP);
-    return SGP32_OK;
-}
-
-static int list_notifications(void *ctx, int event, void *arg)
-{
-    (void)event;
-    (void)arg;
-    return ipa_es10_retrieve_notifications(ctx, RNL_ALL, 0);
-}
-
-static int report_epr(void *ctx, int event, void *arg)
-{
-    (void)arg;
-    sgp32_ipa *ipa = ctx;
-    sgp32_asn1_tlv outer, list;
-    sgp32_bytes notifications = {NULL, 0};
-    if (event == EV_CARD_OK && ipa_es10_response(ipa, 0xBF2B, &outer) == SGP32_OK &&
-        ipa_find(outer.value, 0xA0, &list) == SGP32_OK)
-        notifications = list.value;
-    int rc = ipa_provide_build_epr(ipa, sgp32_buf_bytes(&ipa->pkg), notifications);
-    if (rc)
-        return rc;
-    ipa->provide_kind = PROVIDE_EPR;
-    return ipa_job_push(ipa, JOB_PROVIDE);
-}
-
 /* LoadEuiccPackage failed at the card: tell the eIM (undefinedError); an EPR the card may still
  * have made is found by the next boot or recovery. */
 static int report_card_error(void *ctx, int event, void *arg)
@@ -282,13 +248,6 @@ static int report_download(void *ctx, int event, void *arg)
     return ipa_job_push(ipa, JOB_PROVIDE);
 }
 
-static int finish_ok(void *ctx, int event, void *arg)
-{
-    (void)event;
-    (void)arg;
-    return ipa_job_finish(ctx, true);
-}
-
 static const sgp32_fsm_transition execute_rows[] = {
     {X_START, EV_START, X_CLASSIFY, classify},
     {X_CLASSIFY, EV_EUICC_PACKAGE, X_SAVE_BEFORE, save_before},
@@ -298,11 +257,11 @@ static const sgp32_fsm_transition execute_rows[] = {
     {X_SAVE_BEFORE, EV_SAVED, X_LOAD, load},
     {X_LOAD, EV_CARD_OK, X_SAVE_AFTER, loaded},
     {X_LOAD, EV_CARD_ERROR, X_REPORT, report_card_error},
-    {X_SAVE_AFTER, EV_SAVED, X_RESET, maybe_reset},
-    {X_RESET, EV_CARD_OK, X_LIST, list_notifications},
-    {X_RESET, EV_SKIP, X_LIST, list_notifications},
-    {X_LIST, EV_CARD_OK, X_REPORT, report_epr},
-    {X_LIST, EV_CARD_ERROR, X_REPORT, report_epr},
+    {X_SAVE_AFTER, EV_SAVED, X_RESET, ipa_act_reset_if_switched},
+    {X_RESET, EV_CARD_OK, X_LIST, ipa_act_list_notifications},
+    {X_RESET, EV_SKIP, X_LIST, ipa_act_list_notifications},
+    {X_LIST, EV_CARD_OK, X_REPORT, ipa_act_report_epr},
+    {X_LIST, EV_CARD_ERROR, X_REPORT, ipa_act_report_epr},
     {X_DATA, EV_NEXT, X_DATA, data_step},
     {X_DATA, EV_CARD_OK, X_DATA, data_step},
     {X_DATA, EV_DONE, X_REPORT, data_report},
@@ -310,8 +269,8 @@ static const sgp32_fsm_transition execute_rows[] = {
     {X_DOWNLOAD, EV_FAIL, X_REPORT, report_download},
     {X_DOWNLOAD, EV_CHILD_DONE, X_REPORT, report_download},
     {X_DOWNLOAD, EV_CHILD_FAILED, X_REPORT, report_download},
-    {X_REPORT, EV_CHILD_DONE, X_END, finish_ok},
-    {X_REPORT, EV_EIM_OK, X_END, finish_ok}, /* pushed IpaEuiccData: the response went out */
+    {X_REPORT, EV_CHILD_DONE, X_END, ipa_act_finish_ok},
+    {X_REPORT, EV_EIM_OK, X_END, ipa_act_finish_ok}, /* pushed IpaEuiccData: the response went out */
 };
 
 const sgp32_fsm_def ipa_execute_fsm = {

@@ -41,28 +41,13 @@ static int result(void *ctx, int event, void *arg)
     return ipa_emit_save(ipa);
 }
 
-static int reset(void *ctx, int event, void *arg)
-{
-    (void)event;
-    (void)arg;
-    sgp32_ipa *ipa = ctx;
-    if (ipa->reset_after)
-        return ipa_card_reset(ipa);
-    ipa_post(ipa, EV_SKIP);
-    return SGP32_OK;
-}
-
-static int finish_ok(void *ctx, int event, void *arg)
-{
-    (void)event;
-    (void)arg;
-    return ipa_job_finish(ctx, true);
-}
-
 static const sgp32_fsm_transition fallback_rows[] = {
-    {F_START, EV_START, F_CALL, call},       {F_CALL, EV_CARD_OK, F_SAVE, result},
-    {F_SAVE, EV_SAVED, F_RESET, reset},      {F_SAVE, EV_SAVE_ERROR, F_RESET, reset},
-    {F_RESET, EV_CARD_OK, F_END, finish_ok}, {F_RESET, EV_SKIP, F_END, finish_ok},
+    {F_START, EV_START, F_CALL, call},
+    {F_CALL, EV_CARD_OK, F_SAVE, result},
+    {F_SAVE, EV_SAVED, F_RESET, ipa_act_reset_if_switched},
+    {F_SAVE, EV_SAVE_ERROR, F_RESET, ipa_act_reset_if_switched},
+    {F_RESET, EV_CARD_OK, F_END, ipa_act_finish_ok},
+    {F_RESET, EV_SKIP, F_END, ipa_act_finish_ok},
 };
 
 const sgp32_fsm_def ipa_fallback_fsm = {

@@ -86,18 +86,11 @@ static int advance(void *ctx, int event, void *arg)
     return SGP32_OK;
 }
 
-static int finish_ok(void *ctx, int event, void *arg)
-{
-    (void)event;
-    (void)arg;
-    return ipa_job_finish(ctx, true);
-}
-
 static const sgp32_fsm_transition notify_rows[] = {
     {N_START, EV_START, N_LIST, list},
     {N_LIST, EV_CARD_OK, N_NEXT, keep_list},
     {N_NEXT, EV_NEXT, N_SENT, send_next},
-    {N_SENT, EV_DONE, N_END, finish_ok},
+    {N_SENT, EV_DONE, N_END, ipa_act_finish_ok},
     {N_SENT, EV_EIM_OK, N_REMOVE, remove_delivered},
     {N_REMOVE, EV_CARD_OK, N_NEXT, advance},
     {N_REMOVE, EV_CARD_ERROR, N_NEXT, advance},

@@ -377,4 +377,10 @@ int ipa_bpp_next(sgp32_ipa *ipa);
 /* host[:port] made of the characters a DNS name, an IP address and a port use (ipa_asn1.c). */
 bool ipa_address_plausible(sgp32_bytes address);
 
+/* FSM actions shared by procedures that change the card's profiles (ipa_shared_actions.c). */
+int ipa_act_reset_if_switched(void *ctx, int event, void *arg);
+int ipa_act_list_notifications(void *ctx, int event, void *arg);
+int ipa_act_report_epr(void *ctx, int event, void *arg);
+int ipa_act_finish_ok(void *ctx, int event, void *arg);
+
 #endif

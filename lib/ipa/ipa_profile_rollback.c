@@ -53,53 +53,16 @@ static int result(void *ctx, int event, void *arg)
     return ipa_emit_save(ipa);
 }
 
-static int reset(void *ctx, int event, void *arg)
-{
-    (void)event;
-    (void)arg;
-    sgp32_ipa *ipa = ctx;
-    if (ipa->reset_after)
-        return ipa_card_reset(ipa);
-    ipa_post(ipa, EV_SKIP);
-    return SGP32_OK;
-}
-
-static int list(void *ctx, int event, void *arg)
-{
-    (void)event;
-    (void)arg;
-    return ipa_es10_retrieve_notifications(ctx, RNL_ALL, 0);
-}
-
-static int report(void *ctx, int event, void *arg)
-{
-    (void)arg;
-    sgp32_ipa *ipa = ctx;
-    sgp32_asn1_tlv outer, lst;
-    sgp32_bytes notifications = {NULL, 0};
-    if (event == EV_CARD_OK && ipa_es10_response(ipa, 0xBF2B, &outer) == SGP32_OK &&
-        ipa_find(outer.value, 0xA0, &lst) == SGP32_OK)
-        notifications = lst.value;
-    int rc = ipa_provide_build_epr(ipa, sgp32_buf_bytes(&ipa->pkg), notifications);
-    if (rc)
-        return rc;
-    ipa->provide_kind = PROVIDE_EPR;
-    return ipa_job_push(ipa, JOB_PROVIDE);
-}
-
-static int finish_ok(void *ctx, int event, void *arg)
-{
-    (void)event;
-    (void)arg;
-    return ipa_job_finish(ctx, true);
-}
-
 static const sgp32_fsm_transition rollback_rows[] = {
-    {RB_START, EV_START, RB_CALL, call},           {RB_CALL, EV_CARD_OK, RB_SAVE, result},
-    {RB_SAVE, EV_SAVED, RB_RESET, reset},          {RB_SAVE, EV_SAVE_ERROR, RB_RESET, reset},
-    {RB_RESET, EV_CARD_OK, RB_LIST, list},         {RB_RESET, EV_SKIP, RB_END, finish_ok},
-    {RB_LIST, EV_CARD_OK, RB_REPORT, report},      {RB_LIST, EV_CARD_ERROR, RB_REPORT, report},
-    {RB_REPORT, EV_CHILD_DONE, RB_END, finish_ok},
+    {RB_START, EV_START, RB_CALL, call},
+    {RB_CALL, EV_CARD_OK, RB_SAVE, result},
+    {RB_SAVE, EV_SAVED, RB_RESET, ipa_act_reset_if_switched},
+    {RB_SAVE, EV_SAVE_ERROR, RB_RESET, ipa_act_reset_if_switched},
+    {RB_RESET, EV_CARD_OK, RB_LIST, ipa_act_list_notifications},
+    {RB_RESET, EV_SKIP, RB_END, ipa_act_finish_ok},
+    {RB_LIST, EV_CARD_OK, RB_REPORT, ipa_act_report_epr},
+    {RB_LIST, EV_CARD_ERROR, RB_REPORT, ipa_act_report_epr},
+    {RB_REPORT, EV_CHILD_DONE, RB_END, ipa_act_finish_ok},
 };
 
 const sgp32_fsm_def ipa_rollback_fsm = {

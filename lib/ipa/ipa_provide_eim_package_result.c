@@ -206,13 +206,6 @@ static int clear_and_save(void *ctx, int event, void *arg)
     return ipa_emit_save(ipa);
 }
 
-static int finish_ok(void *ctx, int event, void *arg)
-{
-    (void)event;
-    (void)arg;
-    return ipa_job_finish(ctx, true);
-}
-
 static int rejected(void *ctx, int event, void *arg)
 {
     (void)event;
@@ -231,9 +224,9 @@ static const sgp32_fsm_transition provide_rows[] = {
     {P_SAVE_ACKED, EV_SAVE_ERROR, P_REMOVE, remove_next},
     {P_REMOVE, EV_CARD_OK, P_REMOVE, remove_next},
     {P_REMOVE, EV_CARD_ERROR, P_REMOVE, remove_next}, /* it goes again with the next delivery */
-    {P_REMOVE, EV_DONE, P_END, finish_ok},
-    {P_SAVE, EV_SAVED, P_END, finish_ok},
-    {P_SAVE, EV_SAVE_ERROR, P_END, finish_ok},
+    {P_REMOVE, EV_DONE, P_END, ipa_act_finish_ok},
+    {P_SAVE, EV_SAVED, P_END, ipa_act_finish_ok},
+    {P_SAVE, EV_SAVE_ERROR, P_END, ipa_act_finish_ok},
 };
 
 const sgp32_fsm_def ipa_provide_fsm = {

@@ -135,13 +135,6 @@ static int save(void *ctx, int event, void *arg)
     return ipa_emit_save(ipa);
 }
 
-static int finish_ok(void *ctx, int event, void *arg)
-{
-    (void)event;
-    (void)arg;
-    return ipa_job_finish(ctx, true);
-}
-
 static const sgp32_fsm_transition recover_rows[] = {
     {RC_START, EV_START, RC_EPRS, eprs},
     {RC_EPRS, EV_CARD_OK, RC_NOTIFICATIONS, notifications},
@@ -149,8 +142,8 @@ static const sgp32_fsm_transition recover_rows[] = {
     {RC_NEXT, EV_NEXT, RC_REPORT, report_next},
     {RC_REPORT, EV_CHILD_DONE, RC_NEXT, advance},
     {RC_REPORT, EV_DONE, RC_SAVE, save},
-    {RC_SAVE, EV_SAVED, RC_END, finish_ok},
-    {RC_SAVE, EV_SAVE_ERROR, RC_END, finish_ok},
+    {RC_SAVE, EV_SAVED, RC_END, ipa_act_finish_ok},
+    {RC_SAVE, EV_SAVE_ERROR, RC_END, ipa_act_finish_ok},
 };
 
 const sgp32_fsm_def ipa_recover_fsm = {
