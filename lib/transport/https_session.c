@@ -39,6 +39,20 @@ void sgp32_https_result_message(sgp32_https_result *result, const char *fmt, ...
     va_end(ap);
 }
 
+/* Byte counters from what libcurl really writes and reads (headers and bodies, before TLS):
+ * CURLINFO_REQUEST_SIZE alone may or may not include a POST body, so it cannot be summed. */
+static int on_debug(CURL *handle, curl_infotype type, char *data, size_t size, void *ctx)
+{
+    (void)handle;
+    (void)data;
+    sgp32_https_stats *stats = ctx;
+    if (type == CURLINFO_HEADER_OUT || type == CURLINFO_DATA_OUT)
+        stats->bytes_sent += size;
+    else if (type == CURLINFO_HEADER_IN || type == CURLINFO_DATA_IN)
+        stats->bytes_received += size;
+    return 0;
+}
+
 static size_t on_data(char *data, size_t size, size_t n, void *ctx)
 {
     sgp32_https_session *s = ctx;
@@ -213,6 +227,9 @@ int sgp32_https_session_new(const char *host, const sgp32_tls_trust *trust, cons
         curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->limits.max_response);
         curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug); /* counts bytes; prints nothing */
+        curl_easy_setopt(c, CURLOPT_DEBUGDATA, &s->stats);
+        curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->error);
         rc = setup_trust(s, trust);
@@ -296,18 +313,11 @@ int sgp32_https_session_post(sgp32_https_session *s, const char *path, const cha
     CURLcode code = curl_easy_perform(c);
     s->response = NULL;
 
-    long status = 0, connects = 0, request_size = 0, header_size = 0;
-    curl_off_t up = 0, down = 0;
+    long status = 0, connects = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
-    curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size);
-    curl_easy_getinfo(c, CURLINFO_HEADER_SIZE, &header_size);
-    curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
-    curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &down);
     s->stats.requests++;
     s->stats.connections += (uint64_t)connects;
-    s->stats.bytes_sent += (uint64_t)request_size + (uint64_t)up;
-    s->stats.bytes_received += (uint64_t)header_size + (uint64_t)down;
     if (result)
         result->http_status = status;
 

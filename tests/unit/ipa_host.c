@@ -484,7 +484,7 @@ static void smdp_answer(host *h, bool es9, const sgp32_asn1_tlv *msg, sgp32_buf 
     sgp32_buf_free(&tmp);
 }
 
-static void eim_answer(host *h, const sgp32_ipa_action *a, sgp32_buf *out)
+void host_eim_answer(host *h, const sgp32_ipa_action *a, sgp32_buf *out)
 {
     sgp32_asn1_tlv msg;
     bool es9 = a->type == SGP32_IPA_ACT_SEND_ES9PLUS;
@@ -732,7 +732,16 @@ host_stop host_run(host *h, size_t max_actions)
                 break;
             }
             sgp32_buf_reset(&h->response);
-            eim_answer(h, &a, &h->response);
+            if (h->exchange) {
+                if (h->exchange(h, &a, &h->response) != SGP32_OK) {
+                    note(h, "TRANSPORT_ERROR");
+                    ev.type = SGP32_IPA_EV_TRANSPORT_ERROR;
+                    ev.status = 503;
+                    break;
+                }
+            } else {
+                host_eim_answer(h, &a, &h->response);
+            }
             if (!a.expect_body)
                 assert_int_equal(h->response.len, 0);
             h->chunk_off = h->chunk && h->response.len > h->chunk ? h->chunk : h->response.len;

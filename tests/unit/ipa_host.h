@@ -115,6 +115,11 @@ typedef struct host {
      * before RECEIVE_MORE chunks; for SEND_*, response holds the whole body. May be NULL. */
     void (*record)(struct host *h, const sgp32_ipa_action *a, const sgp32_ipa_event *ev);
     void *record_ctx;
+    /* When set, SEND_ESIPA / SEND_ES9PLUS go through it instead of the in-process eIM (the wire
+     * benchmark posts them over HTTPS to a server that calls host_eim_answer). It fills response
+     * with the whole body; an error becomes TRANSPORT_ERROR. May be NULL. */
+    int (*exchange)(struct host *h, const sgp32_ipa_action *a, sgp32_buf *response);
+    void *exchange_ctx;
 } host;
 
 /* A card with the eIM associated (AddInitialEim, token), profiles A (enabled), B and C, and an
@@ -130,6 +135,10 @@ host_stop host_run(host *h, size_t max_actions);
 void host_clear_transcript(host *h);
 /* Whether the transcript contains the ;-separated sequence as consecutive entries. */
 bool host_transcript_has(const host *h, const char *sequence);
+
+/* The scripted eIM's (or, for SEND_ES9PLUS, SM-DP+'s) answer to one request, appended to out
+ * (nothing for HandleNotification). */
+void host_eim_answer(host *h, const sgp32_ipa_action *a, sgp32_buf *out);
 
 /* eIM packages */
 void host_queue(host *h, const uint8_t *der, size_t len);
