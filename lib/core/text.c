@@ -1,5 +1,4 @@
 /* Hex and base64 (include/sgp32/text.h). */
-#include <string.h>
 
 #include "sgp32/text.h"
 
@@ -75,10 +74,28 @@ void sgp32_base64_encode(const uint8_t *data, size_t len, char *out)
     out[o] = '\0';
 }
 
+/* Decoding by table, not by searching the alphabet per character (JSON bodies carry whole BPPs). */
+#define B64_ROW(c0)                                                                                          \
+    b64_val(c0), b64_val(c0 + 1), b64_val(c0 + 2), b64_val(c0 + 3), b64_val(c0 + 4), b64_val(c0 + 5),        \
+        b64_val(c0 + 6), b64_val(c0 + 7)
+#define b64_val(c)                                                                                           \
+    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                                                  \
+     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                                                             \
+     : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                                                             \
+     : (c) == '+'               ? 62                                                                         \
+     : (c) == '/'               ? 63                                                                         \
+                                : -1)
+static const signed char b64_table[128] = {B64_ROW(0),  B64_ROW(8),   B64_ROW(16),  B64_ROW(24),
+                                           B64_ROW(32), B64_ROW(40),  B64_ROW(48),  B64_ROW(56),
+                                           B64_ROW(64), B64_ROW(72),  B64_ROW(80),  B64_ROW(88),
+                                           B64_ROW(96), B64_ROW(104), B64_ROW(112), B64_ROW(120)};
+#undef B64_ROW
+#undef b64_val
+
 static int b64_value(char c)
 {
-    const char *p = c ? strchr(b64, c) : NULL;
-    return p ? (int)(p - b64) : -1;
+    unsigned char u = (unsigned char)c;
+    return u < 128 ? b64_table[u] : -1;
 }
 
 int sgp32_base64_decode(const char *text, size_t text_len, sgp32_buf *out)

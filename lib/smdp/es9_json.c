@@ -97,12 +97,45 @@ int sgp32_smdp_es9_json_decode(sgp32_smdp_es9_function f, const char *body, size
     return SGP32_OK;
 }
 
+/*
+ * The successful GetBoundProfilePackage answer, written directly: its fields are fixed (a constant
+ * header, a hex transactionId, a base64 BPP) and need no escaping, so the BPP is base64-encoded
+ * once straight into the body instead of into a jansson string that json_dumps then copies and
+ * scans again. Byte for byte what jansson writes (JSON_COMPACT, insertion order).
+ */
+static int gbpp_success(const sgp32_smdp_es9_response *resp, sgp32_buf *body)
+{
+    static const char head[] =
+        "{\"header\":{\"functionExecutionStatus\":{\"status\":\"Executed-Success\"}},\"transactionId\":\"";
+    static const char mid[] = "\",\"boundProfilePackage\":\"";
+    static const char tail[] = "\"}";
+    char hex[2 * SGP32_SMDP_TXID_LEN + 1];
+    sgp32_hex_encode(resp->transaction_id, resp->transaction_id_len, hex);
+    size_t b64 = sgp32_base64_encoded_len(resp->bpp.len);
+    uint8_t *p;
+    int rc = sgp32_buf_append(body, head, sizeof(head) - 1);
+    if (!rc)
+        rc = sgp32_buf_append(body, hex, strlen(hex));
+    if (!rc)
+        rc = sgp32_buf_append(body, mid, sizeof(mid) - 1);
+    /* + 1: sgp32_base64_encode writes a NUL, dropped again below */
+    if (!rc)
+        rc = sgp32_buf_extend(body, b64 + 1, &p);
+    if (rc)
+        return rc;
+    sgp32_base64_encode(resp->bpp.data, resp->bpp.len, (char *)p);
+    body->len--;
+    return sgp32_buf_append(body, tail, sizeof(tail) - 1);
+}
+
 int sgp32_smdp_es9_json_encode(const sgp32_smdp_es9_response *resp, sgp32_buf *body)
 {
     if (!resp || !body)
         return SGP32_ERR_INVALID_ARGUMENT;
     if (resp->function == SGP32_SMDP_ES9_HANDLE_NOTIFICATION && sgp32_smdp_status_ok(&resp->status))
         return SGP32_OK; /* 204, no body */
+    if (resp->function == SGP32_SMDP_ES9_GET_BOUND_PROFILE_PACKAGE && sgp32_smdp_status_ok(&resp->status))
+        return gbpp_success(resp, body);
     json_t *root = smdp_json_response(&resp->status);
     if (!root || !sgp32_smdp_status_ok(&resp->status) || resp->function == SGP32_SMDP_ES9_CANCEL_SESSION)
         return smdp_json_finish(root, body);
