@@ -9,7 +9,13 @@
  *      default SM-DP+ address changed (euicc-sim --check-state), a second run finds no package;
  *   3. eIM unreachable: ipad exits 1 with a clear message;
  *   4. the eIM takes a package but fails ProvideEimPackageResult (503): ipad exits 1, the state
- *      file is written, and the next run delivers the result exactly once.
+ *      file is written, and the next run delivers the result exactly once;
+ *   5. every PSMO and eCO, one per package, through ipad --once: listProfileInfo, getRAT,
+ *      configureImmediateEnable, set/unsetFallbackAttribute, setDefaultDpAddress, disable,
+ *      enable with rollbackFlag and without, delete (refused while enabled, then ok) of the
+ *      preloaded bootstrap profile; addEim/listEim/updateEim/deleteEim of a second eIM. Every
+ *      EPR verifies (lib/eim) and carries the expected result code; the card state is checked
+ *      with GetProfilesInfo (BF2D) over the socket and euicc-sim --check-state.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -57,6 +63,11 @@ typedef struct eim {
     size_t notifications;
     bool fail_provide;  /* ProvideEimPackageResult answers 503 */
     sgp32_buf last_epr; /* the last verified EPR's DER */
+    struct {
+        int choice;   /* SGP32_EUICC_RESULT_DATA_* */
+        int64_t code; /* the result code, or a list's length */
+    } results[64];    /* the first euiccResult item of each verified EPR, in order */
+    size_t result_count;
 } eim;
 
 static char tmp_dir[256];
@@ -283,6 +294,55 @@ static void queue_list_eim(void)
     queue_package(&s);
 }
 
+/* The first euiccResult item's kind and code (a list's length for list results). */
+static void record_result(const sgp32_euicc_package_result_data_signed *d)
+{
+    if (!d->euicc_result.count || e.result_count == 64)
+        return;
+    const sgp32_euicc_result_data *r = &d->euicc_result.items[0];
+    int64_t code = -1;
+    switch (r->choice) {
+    case SGP32_EUICC_RESULT_DATA_ENABLE_RESULT: code = r->u.enable_result; break;
+    case SGP32_EUICC_RESULT_DATA_DISABLE_RESULT: code = r->u.disable_result; break;
+    case SGP32_EUICC_RESULT_DATA_DELETE_RESULT: code = r->u.delete_result; break;
+    case SGP32_EUICC_RESULT_DATA_LIST_PROFILE_INFO_RESULT:
+        code = r->u.list_profile_info_result.choice ==
+                       SGP32_SGP32_PROFILE_INFO_LIST_RESPONSE_PROFILE_INFO_LIST_OK
+                   ? (int64_t)r->u.list_profile_info_result.u.profile_info_list_ok.count
+                   : -2;
+        break;
+    case SGP32_EUICC_RESULT_DATA_GET_RAT_RESULT: code = 0; break;
+    case SGP32_EUICC_RESULT_DATA_CONFIGURE_IMMEDIATE_ENABLE_RESULT:
+        code = r->u.configure_immediate_enable_result;
+        break;
+    case SGP32_EUICC_RESULT_DATA_ADD_EIM_RESULT:
+        code = r->u.add_eim_result.choice == SGP32_ADD_EIM_RESULT_ASSOCIATION_TOKEN
+                   ? 0
+                   : 1000 + r->u.add_eim_result.u.add_eim_result_code;
+        break;
+    case SGP32_EUICC_RESULT_DATA_DELETE_EIM_RESULT: code = r->u.delete_eim_result; break;
+    case SGP32_EUICC_RESULT_DATA_UPDATE_EIM_RESULT: code = r->u.update_eim_result; break;
+    case SGP32_EUICC_RESULT_DATA_LIST_EIM_RESULT:
+        code = r->u.list_eim_result.choice == SGP32_LIST_EIM_RESULT_EIM_ID_LIST
+                   ? (int64_t)r->u.list_eim_result.u.eim_id_list.count
+                   : -2;
+        break;
+    case SGP32_EUICC_RESULT_DATA_SET_FALLBACK_ATTRIBUTE_RESULT:
+        code = r->u.set_fallback_attribute_result;
+        break;
+    case SGP32_EUICC_RESULT_DATA_UNSET_FALLBACK_ATTRIBUTE_RESULT:
+        code = r->u.unset_fallback_attribute_result;
+        break;
+    case SGP32_EUICC_RESULT_DATA_SET_DEFAULT_DP_ADDRESS_RESULT:
+        code = r->u.set_default_dp_address_result.set_default_dp_address_result;
+        break;
+    default: break;
+    }
+    e.results[e.result_count].choice = r->choice;
+    e.results[e.result_count].code = code;
+    e.result_count++;
+}
+
 /* seqNumbers of a result (BF2F {80 seq} notifications, 83 of a signed EPR); EPRs verified. */
 static void collect(sgp32_bytes contents, int64_t *seqs, size_t *count, int depth)
 {
@@ -320,6 +380,7 @@ static void collect(sgp32_bytes contents, int64_t *seqs, size_t *count, int dept
                                                 &arena, &res) == SGP32_OK &&
                 res.choice == SGP32_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED) {
                 e.eprs_verified++;
+                record_result(&res.u.euicc_package_result_signed.euicc_package_result_data_signed);
                 sgp32_buf_reset(&e.last_epr);
                 sgp32_buf_append(&e.last_epr, t.whole.data, t.whole.len);
             }
@@ -613,6 +674,226 @@ static void result_kept_until_delivered(void **state)
     pthread_mutex_unlock(&e.lock);
 }
 
+/* ------------------------------------------------------------------ every PSMO and eCO */
+
+/* euicc-sim's preloaded bootstrap profile: ICCID 8900000000000000001 (BCD, nibble-swapped) */
+static const uint8_t bootstrap_iccid[10] = {0x98, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xF1};
+
+static void queue_psmo(const sgp32_psmo *p)
+{
+    sgp32_euicc_package_signed s;
+    memset(&s, 0, sizeof(s));
+    s.euicc_package.choice = SGP32_EUICC_PACKAGE_PSMO_LIST;
+    s.euicc_package.u.psmo_list.items = (sgp32_psmo *)p;
+    s.euicc_package.u.psmo_list.count = 1;
+    queue_package(&s);
+}
+
+static void queue_eco(const sgp32_eco *c)
+{
+    sgp32_euicc_package_signed s;
+    memset(&s, 0, sizeof(s));
+    s.euicc_package.choice = SGP32_EUICC_PACKAGE_ECO_LIST;
+    s.euicc_package.u.eco_list.items = (sgp32_eco *)c;
+    s.euicc_package.u.eco_list.count = 1;
+    queue_package(&s);
+}
+
+static void queue_psmo_iccid(int choice, bool rollback)
+{
+    sgp32_psmo p;
+    memset(&p, 0, sizeof(p));
+    p.choice = choice;
+    sgp32_bytes iccid = {bootstrap_iccid, 10};
+    switch (choice) {
+    case SGP32_PSMO_ENABLE:
+        p.u.enable.iccid = iccid;
+        p.u.enable.rollback_flag = rollback;
+        break;
+    case SGP32_PSMO_DISABLE: p.u.disable.iccid = iccid; break;
+    case SGP32_PSMO_DELETE: p.u.delete.iccid = iccid; break;
+    case SGP32_PSMO_SET_FALLBACK_ATTRIBUTE: p.u.set_fallback_attribute.iccid = iccid; break;
+    default: break;
+    }
+    queue_psmo(&p);
+}
+
+static void queue_psmo_plain(int choice)
+{
+    sgp32_psmo p;
+    memset(&p, 0, sizeof(p));
+    p.choice = choice;
+    if (choice == SGP32_PSMO_CONFIGURE_IMMEDIATE_ENABLE) {
+        p.u.configure_immediate_enable.immediate_enable_flag = true;
+        p.u.configure_immediate_enable.has_default_smdp_address = true;
+        p.u.configure_immediate_enable.default_smdp_address =
+            (sgp32_bytes){(const uint8_t *)"ie.ipad.test", 12};
+    } else if (choice == SGP32_PSMO_SET_DEFAULT_DP_ADDRESS) {
+        p.u.set_default_dp_address.default_dp_address = (sgp32_bytes){(const uint8_t *)"dp4.ipad.test", 13};
+    }
+    queue_psmo(&p);
+}
+
+#define EIM2_ID "eim2.ipad.test"
+
+/* addEim / updateEim of a second eIM (our key), deleteEim, listEim */
+static void queue_eco_op(int choice, const char *fqdn, sgp32_buf *spki)
+{
+    sgp32_eco c;
+    memset(&c, 0, sizeof(c));
+    c.choice = choice;
+    sgp32_eim_configuration_data *d = choice == SGP32_ECO_ADD_EIM ? &c.u.add_eim : &c.u.update_eim;
+    if (choice == SGP32_ECO_ADD_EIM || choice == SGP32_ECO_UPDATE_EIM) {
+        d->eim_id = (sgp32_bytes){(const uint8_t *)EIM2_ID, strlen(EIM2_ID)};
+        d->has_eim_fqdn = true;
+        d->eim_fqdn = (sgp32_bytes){(const uint8_t *)fqdn, strlen(fqdn)};
+        d->has_eim_id_type = true;
+        d->eim_id_type = SGP32_EIM_ID_TYPE_EIM_ID_TYPE_FQDN;
+        if (choice == SGP32_ECO_ADD_EIM) {
+            d->has_counter_value = true;
+            d->has_association_token = true;
+            d->association_token = -1;
+            d->has_eim_public_key_data = true;
+            d->eim_public_key_data.choice = SGP32_EIM_CONFIGURATION_DATA_EIM_PUBLIC_KEY_DATA_EIM_PUBLIC_KEY;
+            d->eim_public_key_data.u.eim_public_key = sgp32_buf_bytes(spki);
+        }
+    } else if (choice == SGP32_ECO_DELETE_EIM) {
+        c.u.delete_eim.eim_id = (sgp32_bytes){(const uint8_t *)EIM2_ID, strlen(EIM2_ID)};
+    }
+    queue_eco(&c);
+}
+
+/* GetProfilesInfo (BF2D) over the socket: the profile state of the bootstrap profile
+ * (1 enabled, 0 disabled), -1 when the card does not hold it. */
+static int card_bootstrap_state(void)
+{
+    static const uint8_t get[] = {0xBF, 0x2D, 0x00};
+    sgp32_buf resp;
+    sgp32_buf_init(&resp, 1 << 16);
+    sgp32_apdu_transport *t = card_open();
+    es10(t, get, sizeof(get), &resp);
+    sgp32_apdu_transport_destroy(t);
+    assert_true(resp.len >= 2 && resp.data[0] == 0xBF && resp.data[1] == 0x2D);
+    int state = -1;
+    const uint8_t *at = memmem(resp.data, resp.len, bootstrap_iccid, 10);
+    if (at) {
+        static const uint8_t tag[] = {0x9F, 0x70, 0x01};
+        const uint8_t *st = memmem(at, resp.len - (size_t)(at - resp.data), tag, 3);
+        assert_non_null(st);
+        state = st[3];
+    }
+    sgp32_buf_free(&resp);
+    return state;
+}
+
+/* Runs ipad --once for the queued packages; the results recorded from first on. */
+static void run_batch(size_t expected)
+{
+    pthread_mutex_lock(&e.lock);
+    size_t verified = e.eprs_verified, eprs = e.eprs;
+    pthread_mutex_unlock(&e.lock);
+    int rc = ipad_once();
+    if (rc != 0)
+        show_log();
+    assert_int_equal(rc, 0);
+    pthread_mutex_lock(&e.lock);
+    assert_int_equal(e.queue_count, 0);
+    assert_int_equal(e.eprs, eprs + expected);
+    assert_int_equal(e.eprs_verified, verified + expected); /* all signed by the eUICC, verified */
+    pthread_mutex_unlock(&e.lock);
+    assert_int_equal(card_pending_eprs(), 0); /* all acknowledged */
+}
+
+static void expect_result(size_t i, int choice, int64_t code)
+{
+    if (e.results[i].choice != choice || e.results[i].code != code)
+        fprintf(stderr, "result %zu: choice %d code %lld, expected %d %lld\n", i, e.results[i].choice,
+                (long long)e.results[i].code, choice, (long long)code);
+    assert_int_equal(e.results[i].choice, choice);
+    assert_int_equal(e.results[i].code, code);
+}
+
+static void every_psmo_and_eco(void **state)
+{
+    (void)state;
+    write_config(NULL);
+    unlink(state_path);
+    assert_int_equal(card_bootstrap_state(), 1); /* the preloaded profile, enabled */
+
+    /* 1: the PSMOs that leave the profile in place, then disable it */
+    size_t first = e.result_count;
+    queue_psmo_plain(SGP32_PSMO_LIST_PROFILE_INFO);
+    queue_psmo_plain(SGP32_PSMO_GET_RAT);
+    queue_psmo_plain(SGP32_PSMO_CONFIGURE_IMMEDIATE_ENABLE);
+    queue_psmo_iccid(SGP32_PSMO_SET_FALLBACK_ATTRIBUTE, false);
+    queue_psmo_plain(SGP32_PSMO_UNSET_FALLBACK_ATTRIBUTE);
+    queue_psmo_plain(SGP32_PSMO_SET_DEFAULT_DP_ADDRESS);
+    queue_psmo_iccid(SGP32_PSMO_DISABLE, false);
+    run_batch(7);
+    assert_int_equal(e.result_count, first + 7);
+    expect_result(first + 0, SGP32_EUICC_RESULT_DATA_LIST_PROFILE_INFO_RESULT, 1);
+    expect_result(first + 1, SGP32_EUICC_RESULT_DATA_GET_RAT_RESULT, 0);
+    expect_result(first + 2, SGP32_EUICC_RESULT_DATA_CONFIGURE_IMMEDIATE_ENABLE_RESULT,
+                  SGP32_CONFIGURE_IMMEDIATE_ENABLE_RESULT_OK);
+    /* the bootstrap profile's metadata does not allow fallback (no 9F67), so none is set */
+    expect_result(first + 3, SGP32_EUICC_RESULT_DATA_SET_FALLBACK_ATTRIBUTE_RESULT,
+                  SGP32_SET_FALLBACK_ATTRIBUTE_RESULT_FALLBACK_NOT_ALLOWED);
+    expect_result(first + 4, SGP32_EUICC_RESULT_DATA_UNSET_FALLBACK_ATTRIBUTE_RESULT,
+                  SGP32_UNSET_FALLBACK_ATTRIBUTE_RESULT_NO_FALLBACK_ATTRIBUTE);
+    expect_result(first + 5, SGP32_EUICC_RESULT_DATA_SET_DEFAULT_DP_ADDRESS_RESULT,
+                  SGP32_SGP32_SET_DEFAULT_DP_ADDRESS_RESPONSE_SET_DEFAULT_DP_ADDRESS_RESULT_OK);
+    expect_result(first + 6, SGP32_EUICC_RESULT_DATA_DISABLE_RESULT, SGP32_DISABLE_PROFILE_RESULT_OK);
+    assert_int_equal(card_bootstrap_state(), 0); /* disabled */
+    char card_dir[300], check_log[320];
+    snprintf(card_dir, sizeof(card_dir), "%s/card", tmp_dir);
+    snprintf(check_log, sizeof(check_log), "%s/check.log", tmp_dir);
+    char *argv[] = {(char *)SGP32_EUICC_SIM, (char *)"--check-state", card_dir, NULL};
+    assert_int_equal(run(argv, check_log), 0);
+    assert_non_null(strstr(read_text(check_log), "dp4.ipad.test"));
+
+    /* 2: enable with rollbackFlag (no profile to return to: rollbackNotAvailable), enable,
+     *    disable, delete, list (empty) */
+    first = e.result_count;
+    queue_psmo_iccid(SGP32_PSMO_ENABLE, true);
+    run_batch(1);
+    expect_result(first, SGP32_EUICC_RESULT_DATA_ENABLE_RESULT,
+                  SGP32_ENABLE_PROFILE_RESULT_ROLLBACK_NOT_AVAILABLE);
+    assert_int_equal(card_bootstrap_state(), 0);
+    queue_psmo_iccid(SGP32_PSMO_ENABLE, false);
+    run_batch(1);
+    expect_result(first + 1, SGP32_EUICC_RESULT_DATA_ENABLE_RESULT, SGP32_ENABLE_PROFILE_RESULT_OK);
+    assert_int_equal(card_bootstrap_state(), 1);
+    queue_psmo_iccid(SGP32_PSMO_DELETE, false); /* enabled: refused */
+    queue_psmo_iccid(SGP32_PSMO_DISABLE, false);
+    queue_psmo_iccid(SGP32_PSMO_DELETE, false);
+    queue_psmo_plain(SGP32_PSMO_LIST_PROFILE_INFO);
+    run_batch(4);
+    expect_result(first + 2, SGP32_EUICC_RESULT_DATA_DELETE_RESULT,
+                  SGP32_DELETE_PROFILE_RESULT_PROFILE_NOT_IN_DISABLED_STATE);
+    expect_result(first + 3, SGP32_EUICC_RESULT_DATA_DISABLE_RESULT, SGP32_DISABLE_PROFILE_RESULT_OK);
+    expect_result(first + 4, SGP32_EUICC_RESULT_DATA_DELETE_RESULT, SGP32_DELETE_PROFILE_RESULT_OK);
+    expect_result(first + 5, SGP32_EUICC_RESULT_DATA_LIST_PROFILE_INFO_RESULT, 0);
+    assert_int_equal(card_bootstrap_state(), -1); /* gone from the card */
+
+    /* 3: the eCOs on a second eIM */
+    sgp32_buf spki;
+    sgp32_buf_init(&spki, 256);
+    assert_int_equal(sgp32_ec_public_to_spki(&e.pub, &spki), SGP32_OK);
+    first = e.result_count;
+    queue_eco_op(SGP32_ECO_ADD_EIM, "eim2.ipad.test", &spki);
+    queue_eco_op(SGP32_ECO_LIST_EIM, NULL, NULL);
+    queue_eco_op(SGP32_ECO_UPDATE_EIM, "eim2b.ipad.test", NULL);
+    queue_eco_op(SGP32_ECO_DELETE_EIM, NULL, NULL);
+    queue_eco_op(SGP32_ECO_LIST_EIM, NULL, NULL);
+    run_batch(5);
+    expect_result(first + 0, SGP32_EUICC_RESULT_DATA_ADD_EIM_RESULT, 0); /* an associationToken */
+    expect_result(first + 1, SGP32_EUICC_RESULT_DATA_LIST_EIM_RESULT, 2);
+    expect_result(first + 2, SGP32_EUICC_RESULT_DATA_UPDATE_EIM_RESULT, SGP32_UPDATE_EIM_RESULT_OK);
+    expect_result(first + 3, SGP32_EUICC_RESULT_DATA_DELETE_EIM_RESULT, SGP32_DELETE_EIM_RESULT_OK);
+    expect_result(first + 4, SGP32_EUICC_RESULT_DATA_LIST_EIM_RESULT, 1);
+    sgp32_buf_free(&spki);
+}
+
 static void usage_errors(void **state)
 {
     (void)state;
@@ -634,6 +915,7 @@ int main(void)
         cmocka_unit_test(round_trip),
         cmocka_unit_test(eim_unreachable),
         cmocka_unit_test(result_kept_until_delivered),
+        cmocka_unit_test(every_psmo_and_eco),
         cmocka_unit_test(usage_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
