@@ -73,6 +73,7 @@ typedef struct config {
     credential_paths credentials[SGP32_SMDP_CREDENTIALS_MAX];
     size_t credential_count;
     char database[PATH_LEN];
+    bool sqlite_full; /* sqlite_synchronous = full */
     template_conf templates[LIST_MAX];
     size_t template_count;
     inventory_conf inventory[LIST_MAX];
@@ -103,6 +104,9 @@ static const struct key_doc {
     {"credentials",
      "DPAUTH_CERT DPAUTH_KEY DPPB_CERT DPPB_KEY: one SM-DP+ identity (repeatable, one per CI)"},
     {"database", "SQLite file for orders and sessions (default smdpd.db)"},
+    {"sqlite_synchronous",
+     "normal (default: a power loss may lose the last committed changes, never corrupts) or full (fsync per "
+     "commit)"},
     {"template", "TYPE PATH: a profile type and its UPP template (SAIP DER, e.g. a TS.48 file) (repeatable)"},
     {"inventory",
      "TYPE FIRST_ICCID COUNT: add Available profiles (an 18-digit FIRST gets Luhn digits) (repeatable)"},
@@ -218,6 +222,12 @@ static int config_set(config *c, const char *key, const char *value)
     }
     if (!strcmp(key, "database"))
         return COPY(c->database);
+    if (!strcmp(key, "sqlite_synchronous")) {
+        if (strcmp(value, "normal") && strcmp(value, "full"))
+            return fprintf(stderr, "smdpd: sqlite_synchronous: normal or full\n"), -1;
+        c->sqlite_full = !strcmp(value, "full");
+        return 0;
+    }
     if (!strcmp(key, "template")) {
         if (c->template_count == LIST_MAX)
             return fprintf(stderr, "smdpd: too many templates\n"), -1;
@@ -891,6 +901,8 @@ int main(int argc, char **argv)
     if (load_identity(&conf, &id))
         goto out;
     int rc = sgp32_smdp_sqlite_open(conf.database, &db);
+    if (!rc && conf.sqlite_full)
+        rc = sgp32_smdp_sqlite_synchronous(db, true);
     if (rc) {
         fprintf(stderr, "smdpd: cannot open database %s: %s\n", conf.database, sgp32_err_str(rc));
         goto out;

@@ -136,6 +136,12 @@ typedef struct sgp32_smdp_store {
     int (*session_put)(void *ctx, const sgp32_smdp_session_record *record);
     int (*session_get)(void *ctx, const char *transaction_id, sgp32_smdp_session_record *out);
     int (*session_delete)(void *ctx, const char *transaction_id);
+    /* Optional (both NULL: every call stands alone). The store calls this thread makes between
+     * tx_begin and tx_end are one transaction; other threads' calls wait. tx_end(commit=true)
+     * commits (on failure: rolled back, an error); tx_end(commit=false) rolls back. No crypto or
+     * host callback in between. */
+    int (*tx_begin)(void *ctx);
+    int (*tx_end)(void *ctx, bool commit);
 } sgp32_smdp_store;
 
 /* SQLite implementation (lib/smdp/smdp_store_sqlite.c): WAL, prepared statements, one connection
@@ -144,6 +150,9 @@ typedef struct sgp32_smdp_sqlite sgp32_smdp_sqlite;
 int sgp32_smdp_sqlite_open(const char *path, sgp32_smdp_sqlite **out);
 void sgp32_smdp_sqlite_close(sgp32_smdp_sqlite *db);
 sgp32_smdp_store sgp32_smdp_sqlite_store(sgp32_smdp_sqlite *db);
+/* PRAGMA synchronous: false NORMAL (the default: in WAL a commit is not fsynced, so a power loss
+ * can lose the last commits but never corrupts), true FULL (fsync per commit). */
+int sgp32_smdp_sqlite_synchronous(sgp32_smdp_sqlite *db, bool full);
 /* Orders per state, for logs and status (counts[SGP32_ORDER_STATE_COUNT]). */
 int sgp32_smdp_sqlite_count(sgp32_smdp_sqlite *db, int64_t counts[SGP32_ORDER_STATE_COUNT]);
 

@@ -138,19 +138,25 @@ int sgp32_smdp_es9_get_bound_profile_package(const sgp32_smdp_server *srv, const
         verdict_failure(&check, resp);
         goto out;
     }
-    rc = sgp32_smdp_order_step(&order, SGP32_ORDER_EV_BPP_BOUND);
-    if (!rc)
-        rc = server_order_update(srv, &order, &resp->status);
-    if (rc || !sgp32_smdp_status_ok(&resp->status)) {
-        sgp32_buf_reset(&resp->bpp);
-        goto out;
-    }
+    /* the order update and the session with its BPP: one transaction (both or neither) */
     memcpy(rec.pdr_sha256, pdr_hash, sizeof(pdr_hash));
     sgp32_buf_reset(&rec.bpp);
     rc = sgp32_buf_append(&rec.bpp, resp->bpp.data, resp->bpp.len);
     if (!rc)
-        rc = server_session_save(srv, &rec, s);
+        rc = sgp32_smdp_order_step(&order, SGP32_ORDER_EV_BPP_BOUND);
+    if (!rc)
+        rc = server_tx_begin(srv);
     if (!rc) {
+        rc = server_order_update(srv, &order, &resp->status);
+        if (!rc && sgp32_smdp_status_ok(&resp->status))
+            rc = server_session_save(srv, &rec, s);
+        int end = server_tx_end(srv, !rc && sgp32_smdp_status_ok(&resp->status));
+        if (!rc)
+            rc = end;
+    }
+    if (rc || !sgp32_smdp_status_ok(&resp->status))
+        sgp32_buf_reset(&resp->bpp);
+    if (!rc && sgp32_smdp_status_ok(&resp->status)) {
         end_session = false;
         server_log(SGP32_LOG_INFO, rec.transaction_id, eid,
                    "getBoundProfilePackage: order %s bound (%zu bytes)", order.iccid, resp->bpp.len);

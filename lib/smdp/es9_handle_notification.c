@@ -54,21 +54,30 @@ static int handle_pir(const sgp32_smdp_server *srv, const sgp32_sgp32_profile_in
                      (long long)result.bpp_command_id, (long long)result.error_reason);
             sgp32_smdp_status_set(&outcome, "8.2.10", "4.2", msg);
         }
-        if (sgp32_smdp_order_step(&order, result.success ? SGP32_ORDER_EV_INSTALLED
-                                                         : SGP32_ORDER_EV_FAILED) == SGP32_OK) {
-            if (strcmp(order.transaction_id, rec.transaction_id) == 0)
-                order.transaction_id[0] = '\0';
-            sgp32_smdp_status ignored = {0};
-            rc = server_order_update(srv, &order, &ignored);
+        /* the order update and the end of the session: one transaction */
+        rc = server_tx_begin(srv);
+        if (!rc) {
+            if (sgp32_smdp_order_step(&order, result.success ? SGP32_ORDER_EV_INSTALLED
+                                                             : SGP32_ORDER_EV_FAILED) == SGP32_OK) {
+                if (strcmp(order.transaction_id, rec.transaction_id) == 0)
+                    order.transaction_id[0] = '\0';
+                sgp32_smdp_status ignored = {0};
+                rc = server_order_update(srv, &order, &ignored);
+            }
+            server_session_end(srv, rec.transaction_id);
+            int end = server_tx_end(srv, true); /* the session ends even if the update failed */
+            if (!rc)
+                rc = end;
         }
         server_log(result.success ? SGP32_LOG_INFO : SGP32_LOG_WARN, rec.transaction_id, eid,
                    "handleNotification: PIR for order %s: %s%s%s", order.iccid,
                    result.success ? "installed" : "failed", result.success ? "" : ", ", outcome.message);
         server_event(srv, &order, 4, &outcome);
-    } else if (rc == SGP32_ERR_NOT_FOUND) {
-        rc = SGP32_OK;
+    } else {
+        if (rc == SGP32_ERR_NOT_FOUND)
+            rc = SGP32_OK;
+        server_session_end(srv, rec.transaction_id);
     }
-    server_session_end(srv, rec.transaction_id);
 out:
     if (s) {
         sgp32_smdp_session_clear(s);

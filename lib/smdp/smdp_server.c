@@ -235,6 +235,18 @@ void server_event(const sgp32_smdp_server *srv, const sgp32_smdp_order *order, i
     srv->config.on_event(srv->config.event_ctx, &ev);
 }
 
+int server_tx_begin(const sgp32_smdp_server *srv)
+{
+    const sgp32_smdp_store *st = &srv->config.store;
+    return st->tx_begin && st->tx_end ? st->tx_begin(st->ctx) : SGP32_OK;
+}
+
+int server_tx_end(const sgp32_smdp_server *srv, bool commit)
+{
+    const sgp32_smdp_store *st = &srv->config.store;
+    return st->tx_begin && st->tx_end ? st->tx_end(st->ctx, commit) : SGP32_OK;
+}
+
 int server_order_update(const sgp32_smdp_server *srv, sgp32_smdp_order *order, sgp32_smdp_status *status)
 {
     order->updated = server_now(srv);

@@ -33,6 +33,10 @@ void server_log(sgp32_log_level level, const char *txid_hex, const char *eid, co
 
 /* An order update that lost a race: 1.2/4.4. Other store failures: the sgp32_err. */
 int server_order_update(const sgp32_smdp_server *srv, sgp32_smdp_order *order, sgp32_smdp_status *status);
+/* One store transaction around a few writes when the store offers it (else no-ops). server_tx_end
+ * commits when commit is true (and returns its error), else rolls back (and returns SGP32_OK). */
+int server_tx_begin(const sgp32_smdp_server *srv);
+int server_tx_end(const sgp32_smdp_server *srv, bool commit);
 
 /* An EID as ES2+ carries it: 32 decimal digits. */
 bool es2_eid_valid(const char *eid);

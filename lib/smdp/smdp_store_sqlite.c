@@ -3,6 +3,12 @@
  * database file, WAL journal, prepared statements, one connection behind a mutex (every call is
  * one short statement or transaction, so the mutex is never held across crypto).
  *
+ * tx_begin/tx_end group the writes of one ES9+ call (order update + session save or delete) into
+ * one BEGIN IMMEDIATE .. COMMIT: one WAL commit instead of one per statement. The mutex is
+ * recursive and held from tx_begin to tx_end, so other threads wait and the calls in between
+ * (same thread) run inside the transaction. synchronous=NORMAL (default) or FULL: see
+ * docs/smdpd.md.
+ *
  * Orders are updated by compare-and-set on their version column, so two requests racing on one
  * order cannot both win. Schema version 1 (table meta).
  */
@@ -28,6 +34,9 @@ enum {
     ST_SESSION_GET,
     ST_SESSION_DELETE,
     ST_COUNT_STATES,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
     ST_COUNT
 };
 
@@ -50,6 +59,9 @@ static const char *const sql[ST_COUNT] = {
     "SELECT iccid, credential, expires, pdr_sha256, state, bpp FROM sessions WHERE txid = ?1",
     "DELETE FROM sessions WHERE txid = ?1",
     "SELECT state, count(*) FROM orders GROUP BY state",
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
 };
 
 static const char schema[] =
@@ -92,7 +104,11 @@ int sgp32_smdp_sqlite_open(const char *path, sgp32_smdp_sqlite **out)
     sgp32_smdp_sqlite *d = calloc(1, sizeof(*d));
     if (!d)
         return SGP32_ERR_NO_MEMORY;
-    pthread_mutex_init(&d->lock, NULL);
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&d->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     int rc = SGP32_OK;
     if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         NULL) != SQLITE_OK)
@@ -324,6 +340,47 @@ static int session_delete(void *ctx, const char *txid)
     return end(d, s, rc);
 }
 
+static int run(sgp32_smdp_sqlite *d, int which)
+{
+    sqlite3_stmt *s = d->st[which];
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    return r == SQLITE_DONE ? SGP32_OK : db_error(d, sql[which]);
+}
+
+static int tx_begin(void *ctx)
+{
+    sgp32_smdp_sqlite *d = ctx;
+    pthread_mutex_lock(&d->lock);
+    int rc = run(d, ST_BEGIN);
+    if (rc)
+        pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+static int tx_end(void *ctx, bool commit)
+{
+    sgp32_smdp_sqlite *d = ctx;
+    int rc = commit ? run(d, ST_COMMIT) : SGP32_OK;
+    if ((rc || !commit) && !sqlite3_get_autocommit(d->db))
+        (void)run(d, ST_ROLLBACK);
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+int sgp32_smdp_sqlite_synchronous(sgp32_smdp_sqlite *d, bool full)
+{
+    if (!d)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&d->lock);
+    int rc = sqlite3_exec(d->db, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", NULL,
+                          NULL, NULL) == SQLITE_OK
+                 ? SGP32_OK
+                 : db_error(d, "synchronous");
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
 int sgp32_smdp_sqlite_count(sgp32_smdp_sqlite *d, int64_t counts[SGP32_ORDER_STATE_COUNT])
 {
     if (!d || !counts)
@@ -352,6 +409,8 @@ sgp32_smdp_store sgp32_smdp_sqlite_store(sgp32_smdp_sqlite *d)
         session_put,
         session_get,
         session_delete,
+        tx_begin,
+        tx_end,
     };
     return st;
 }
