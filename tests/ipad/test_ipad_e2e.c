@@ -16,6 +16,10 @@
  *      preloaded bootstrap profile; addEim/listEim/updateEim/deleteEim of a second eIM. Every
  *      EPR verifies (lib/eim) and carries the expected result code; the card state is checked
  *      with GetProfilesInfo (BF2D) over the socket and euicc-sim --check-state.
+ *
+ * With IPAD_E2E_PCSC_READER set (tests/ipad/test_ipad_pcsc.sh: pcscd + vpcd + euicc-sim), the card
+ * is that PC/SC reader instead (ipad's `card = pcsc:READER`, the test's own ES10 over
+ * sgp32_apdu_pcsc) and only pcsc_round_trip runs: setDefaultDpAddress + listProfileInfo.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -76,6 +80,7 @@ static test_pki pki;
 static test_server server;
 static bool server_up;
 static eim e;
+static const char *pcsc_reader; /* IPAD_E2E_PCSC_READER: the card is this PC/SC reader */
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -124,6 +129,16 @@ static int run(char *const argv[], const char *log)
 
 static sgp32_apdu_transport *card_open(void)
 {
+    if (pcsc_reader) {
+        sgp32_apdu_pcsc_config pc = {.reader = pcsc_reader, .card_wait_ms = 10000};
+        sgp32_apdu_transport *t;
+        assert_int_equal(sgp32_apdu_pcsc_new(&pc, &t), SGP32_OK);
+        sgp32_buf atr;
+        sgp32_buf_init(&atr, 64);
+        assert_int_equal(sgp32_apdu_transport_open(t, &atr), SGP32_OK);
+        sgp32_buf_free(&atr);
+        return t;
+    }
     char endpoint[300];
     snprintf(endpoint, sizeof(endpoint), "unix:%s/card.sock", tmp_dir);
     sgp32_apdu_socket_config c = {.endpoint = endpoint, .connect_wait_ms = 10000};
@@ -459,10 +474,14 @@ static char config_path[300], log_path[300], state_path[300];
 
 static void write_config(const char *eim_override)
 {
-    char text[2048];
+    char text[2048], card[400];
+    if (pcsc_reader)
+        snprintf(card, sizeof(card), "pcsc:%s", pcsc_reader);
+    else
+        snprintf(card, sizeof(card), "socket:unix:%s/card.sock", tmp_dir);
     snprintf(text, sizeof(text),
              "# ipad e2e\n"
-             "card = socket:unix:%s/card.sock\n"
+             "card = %s\n"
              "binding = asn1\n"
              "ca_file = %s/ca.pem\n"
              "state_file = %s\n"
@@ -472,7 +491,7 @@ static void write_config(const char *eim_override)
              "ipa_features = indirect\n"
              "log_level = debug\n"
              "%s%s\n",
-             tmp_dir, tmp_dir, state_path, eim_override ? "eim_address = " : "",
+             card, tmp_dir, state_path, eim_override ? "eim_address = " : "",
              eim_override ? eim_override : "");
     write_text(config_path, text);
 }
@@ -519,6 +538,10 @@ static int setup(void **state)
     char card_dir[300], listen[320];
     snprintf(card_dir, sizeof(card_dir), "%s/card", tmp_dir);
     snprintf(listen, sizeof(listen), "unix:%s/card.sock", tmp_dir);
+    if (pcsc_reader) { /* euicc-sim runs behind vpcd (test_ipad_pcsc.sh) */
+        associate(server.host);
+        return 0;
+    }
     sim_pid = fork();
     assert_true(sim_pid >= 0);
     if (sim_pid == 0) {
@@ -908,9 +931,46 @@ static void usage_errors(void **state)
     assert_non_null(strstr(read_text(log_path), "binding"));
 }
 
+/* PC/SC: a PSMO round trip through ipad's `card = pcsc:READER` (pcscd + vpcd + euicc-sim). */
+static void pcsc_round_trip(void **state)
+{
+    (void)state;
+    write_config(NULL);
+    size_t first = e.result_count;
+    queue_psmo_plain(SGP32_PSMO_SET_DEFAULT_DP_ADDRESS);
+    queue_psmo_plain(SGP32_PSMO_LIST_PROFILE_INFO);
+    run_batch(2); /* both EPRs verified (lib/eim), acknowledged, gone from the card */
+    assert_int_equal(e.result_count, first + 2);
+    expect_result(first, SGP32_EUICC_RESULT_DATA_SET_DEFAULT_DP_ADDRESS_RESULT,
+                  SGP32_SGP32_SET_DEFAULT_DP_ADDRESS_RESPONSE_SET_DEFAULT_DP_ADDRESS_RESULT_OK);
+    expect_result(first + 1, SGP32_EUICC_RESULT_DATA_LIST_PROFILE_INFO_RESULT, 1); /* the bootstrap profile */
+    const char *log = read_text(log_path);
+    assert_non_null(strstr(log, "ESipa session to"));
+    assert_non_null(strstr(log, pcsc_reader));
+
+    /* a second run polls and finds nothing */
+    pthread_mutex_lock(&e.lock);
+    size_t gets = e.get_count, eprs = e.eprs;
+    pthread_mutex_unlock(&e.lock);
+    int rc = ipad_once();
+    if (rc != 0)
+        show_log();
+    assert_int_equal(rc, 0);
+    pthread_mutex_lock(&e.lock);
+    assert_int_equal(e.get_count, gets + 1);
+    assert_int_equal(e.eprs, eprs);
+    pthread_mutex_unlock(&e.lock);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    pcsc_reader = getenv("IPAD_E2E_PCSC_READER");
+    if (pcsc_reader && *pcsc_reader) {
+        const struct CMUnitTest pcsc_tests[] = {cmocka_unit_test(pcsc_round_trip)};
+        return cmocka_run_group_tests(pcsc_tests, setup, teardown);
+    }
+    pcsc_reader = NULL;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip),
         cmocka_unit_test(eim_unreachable),

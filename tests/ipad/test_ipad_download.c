@@ -1,0 +1,458 @@
+/*
+ * ipad end to end, indirect profile download (SGP.32 §3.2.3, ESipa relay): euicc-sim on a unix
+ * socket (file store in a temp dir), the scripted eIM of the unit tests (tests/unit/ipa_host.c:
+ * host_eim_answer, the relay to an in-process lib/smdp session binding the TS.48 profile) served
+ * over the libmicrohttpd HTTPS test server (127.0.0.1, free port), and `ipad --once`.
+ *
+ *   1. the eIM is associated with euicc-sim (AddInitialEim over the simulator's socket, the
+ *      host's eIM key);
+ *   2. GetEimPackage answers a ProfileDownloadTriggerRequest (activation code); ipad relays
+ *      InitiateAuthentication, AuthenticateClient, GetBoundProfilePackage through the eIM,
+ *      installs the profile on the card and returns the ProfileDownloadTriggerResult with the
+ *      PIR in ProvideEimPackageResult;
+ *   3. the eIM received that result and the PIR verified (lib/smdp) as a success; the TS.48
+ *      profile's ICCID is on the card (GetProfilesInfo BF2D over the socket), euicc-sim's stored
+ *      state holds two profiles (--check-state); a second run finds no package.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "https_test_server.h"
+#include "ipa_host.h"
+#include "sgp32/apdu_transport.h"
+#include "sgp32/asn1.h"
+#include "sgp32/profile_package.h"
+
+#define TS48_PROFILE SGP32_SPEC_DIR "/profiles/TS48V2-SAIP2-1-BERTLV-UNIQUE.der"
+
+static char tmp_dir[256], config_path[300], log_path[300], state_path[300];
+static pid_t sim_pid = -1;
+static test_pki pki;
+static test_server server;
+static bool server_up;
+static host *h;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static char functions[1024]; /* the ESipa requests the eIM got, by tag ("BF4F BF39 ...") */
+static size_t bad_requests;
+
+/* ------------------------------------------------------------------ helpers */
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_text(const char *path)
+{
+    static char text[1 << 16];
+    FILE *f = fopen(path, "r");
+    text[0] = 0;
+    if (!f)
+        return text;
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = 0;
+    fclose(f);
+    return text;
+}
+
+/* Run argv with stdout+stderr into log; its exit status (-1: killed). */
+static int run(char *const argv[], const char *log)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void show_log(void)
+{
+    fprintf(stderr, "---- ipad log ----\n%s------------------\n", read_text(log_path));
+}
+
+/* ------------------------------------------------------------------ card access (socket) */
+
+static sgp32_apdu_transport *card_open(void)
+{
+    char endpoint[300];
+    snprintf(endpoint, sizeof(endpoint), "unix:%s/card.sock", tmp_dir);
+    sgp32_apdu_socket_config c = {.endpoint = endpoint, .connect_wait_ms = 10000};
+    sgp32_apdu_transport *t;
+    assert_int_equal(sgp32_apdu_socket_new(&c, &t), SGP32_OK);
+    sgp32_buf atr;
+    sgp32_buf_init(&atr, 64);
+    assert_int_equal(sgp32_apdu_transport_open(t, &atr), SGP32_OK);
+    sgp32_buf_free(&atr);
+    return t;
+}
+
+/* APDU; 61xx is followed by GET RESPONSE; the data (without SW) appended to out; the last SW. */
+static unsigned apdu(sgp32_apdu_transport *t, const uint8_t *cmd, size_t len, sgp32_buf *out)
+{
+    sgp32_buf rsp;
+    sgp32_buf_init(&rsp, SGP32_APDU_RESPONSE_MAX);
+    assert_int_equal(sgp32_apdu_transport_transmit(t, cmd, len, &rsp), SGP32_OK);
+    for (;;) {
+        assert_true(rsp.len >= 2);
+        unsigned sw = (unsigned)rsp.data[rsp.len - 2] << 8 | rsp.data[rsp.len - 1];
+        if (out)
+            assert_int_equal(sgp32_buf_append(out, rsp.data, rsp.len - 2), SGP32_OK);
+        if ((sw & 0xFF00) != 0x6100) {
+            sgp32_buf_free(&rsp);
+            return sw;
+        }
+        uint8_t gr[5] = {0x00, 0xC0, 0x00, 0x00, (uint8_t)sw};
+        assert_int_equal(sgp32_apdu_transport_transmit(t, gr, 5, &rsp), SGP32_OK);
+    }
+}
+
+/* One ES10 command (SELECT ISD-R, STORE DATA) -> response into out. */
+static void es10(sgp32_apdu_transport *t, const uint8_t *cmd, size_t len, sgp32_buf *out)
+{
+    static const uint8_t select[] = {0x00, 0xA4, 0x04, 0x00, 0x10, 0xA0, 0x00, 0x00, 0x05, 0x59, 0x10,
+                                     0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0x89, 0x00, 0x00, 0x01, 0x00};
+    assert_int_equal(apdu(t, select, sizeof(select), NULL), 0x9000);
+    size_t off = 0;
+    uint8_t block = 0;
+    sgp32_buf_reset(out);
+    do {
+        size_t n = len - off > 255 ? 255 : len - off;
+        bool last = off + n == len;
+        uint8_t c[5 + 255];
+        c[0] = 0x80;
+        c[1] = 0xE2;
+        c[2] = last ? 0x91 : 0x11;
+        c[3] = block++;
+        c[4] = (uint8_t)n;
+        memcpy(c + 5, cmd + off, n);
+        off += n;
+        assert_int_equal(apdu(t, c, 5 + n, last ? out : NULL), 0x9000);
+    } while (off < len);
+}
+
+/* AddInitialEim over the socket: the host's eIM (its key) at address; the host takes the token. */
+static void associate(const char *address)
+{
+    sgp32_arena arena;
+    sgp32_arena_init(&arena, 1 << 20);
+    sgp32_eim_configuration_data c;
+    memset(&c, 0, sizeof(c));
+    c.eim_id = (sgp32_bytes){(const uint8_t *)HOST_EIM_ID, strlen(HOST_EIM_ID)};
+    c.has_eim_fqdn = true;
+    c.eim_fqdn = (sgp32_bytes){(const uint8_t *)address, strlen(address)};
+    c.has_eim_id_type = true;
+    c.eim_id_type = SGP32_EIM_ID_TYPE_EIM_ID_TYPE_FQDN;
+    c.has_counter_value = true;
+    c.has_association_token = true;
+    c.association_token = -1;
+    sgp32_buf spki, b, resp;
+    sgp32_buf_init(&spki, 256);
+    sgp32_buf_init(&b, 4096);
+    sgp32_buf_init(&resp, 1 << 16);
+    assert_int_equal(sgp32_ec_public_to_spki(&h->eim_pub, &spki), SGP32_OK);
+    c.has_eim_public_key_data = true;
+    c.eim_public_key_data.choice = SGP32_EIM_CONFIGURATION_DATA_EIM_PUBLIC_KEY_DATA_EIM_PUBLIC_KEY;
+    c.eim_public_key_data.u.eim_public_key = sgp32_buf_bytes(&spki);
+    sgp32_add_initial_eim_request req;
+    memset(&req, 0, sizeof(req));
+    req.eim_configuration_data_list.items = &c;
+    req.eim_configuration_data_list.count = 1;
+    assert_int_equal(sgp32_asn1_encode(&sgp32_type_add_initial_eim_request, &req, &b), SGP32_OK);
+
+    sgp32_apdu_transport *t = card_open();
+    es10(t, b.data, b.len, &resp);
+    sgp32_add_initial_eim_response r;
+    assert_int_equal(sgp32_asn1_decode(&sgp32_type_add_initial_eim_response, resp.data, resp.len, &arena, &r),
+                     SGP32_OK);
+    assert_int_equal(r.choice, SGP32_ADD_INITIAL_EIM_RESPONSE_ADD_INITIAL_EIM_OK);
+    h->has_token = r.u.add_initial_eim_ok.items[0].choice ==
+                   SGP32_ADD_INITIAL_EIM_RESPONSE_ADD_INITIAL_EIM_OK_ITEM_ASSOCIATION_TOKEN;
+    h->token = h->has_token ? r.u.add_initial_eim_ok.items[0].u.association_token : 0;
+    h->counter = 0;
+
+    /* the host's eIM checks the EID of ProvideEimPackageResult against its in-process card */
+    static const uint8_t get_eid[] = {0xBF, 0x3E, 0x03, 0x5C, 0x01, 0x5A};
+    es10(t, get_eid, sizeof(get_eid), &resp);
+    assert_true(resp.len >= 21);
+    assert_int_equal(resp.data[3], 0x5A);
+    assert_memory_equal(resp.data + 5, sgp32_euicc_eid(h->f.euicc), 16);
+    sgp32_apdu_transport_destroy(t);
+    sgp32_buf_free(&spki);
+    sgp32_buf_free(&b);
+    sgp32_buf_free(&resp);
+    sgp32_arena_free(&arena);
+}
+
+/* GetProfilesInfo (BF2D) over the socket: whether the card holds the profile with this ICCID. */
+static bool card_has_iccid(const uint8_t iccid[10])
+{
+    static const uint8_t get[] = {0xBF, 0x2D, 0x00};
+    sgp32_buf resp;
+    sgp32_buf_init(&resp, 1 << 16);
+    sgp32_apdu_transport *t = card_open();
+    es10(t, get, sizeof(get), &resp);
+    sgp32_apdu_transport_destroy(t);
+    assert_true(resp.len >= 2 && resp.data[0] == 0xBF && resp.data[1] == 0x2D);
+    bool found = memmem(resp.data, resp.len, iccid, 10) != NULL;
+    sgp32_buf_free(&resp);
+    return found;
+}
+
+/* ICCID digits -> 10 bytes BCD, nibble-swapped, F-padded. */
+static void iccid_bcd(const char *digits, uint8_t out[10])
+{
+    memset(out, 0xFF, 10);
+    for (size_t i = 0; digits[i] && i < 20; i++) {
+        uint8_t d = (uint8_t)(digits[i] - '0');
+        if (i % 2)
+            out[i / 2] = (uint8_t)((out[i / 2] & 0x0F) | d << 4);
+        else
+            out[i / 2] = (uint8_t)((out[i / 2] & 0xF0) | d);
+    }
+}
+
+/* ------------------------------------------------------------------ the eIM over HTTPS */
+
+/* ASN.1 binding: the body is the DER EsipaMessageFromIpaToEim; the host's eIM answers it. */
+static void eim_handler(void *ctx, const test_request *req, test_answer *ans)
+{
+    (void)ctx;
+    pthread_mutex_lock(&lock);
+    sgp32_asn1_tlv msg;
+    ans->status = 400;
+    ans->content_type = NULL;
+    if (strcmp(req->path, "/gsma/rsp2/asn1") != 0 ||
+        sgp32_asn1_read_tlv(req->body.data, req->body.len, &msg, NULL) != SGP32_OK) {
+        bad_requests++;
+        goto out;
+    }
+    size_t n = strlen(functions);
+    snprintf(functions + n, sizeof(functions) - n, "%s%X", n ? " " : "", (unsigned)msg.tag);
+    sgp32_ipa_action a = {
+        .type = SGP32_IPA_ACT_SEND_ESIPA, .data = sgp32_buf_bytes(&req->body), .address = HOST_EIM_ID};
+    host_eim_answer(h, &a, &ans->body);
+    if (!ans->body.len) { /* HandleNotification */
+        ans->status = 204;
+        goto out;
+    }
+    ans->status = 200;
+    ans->content_type = "application/x-gsma-rsp-asn1";
+out:
+    pthread_mutex_unlock(&lock);
+}
+
+/* BF54 {A0 {80 activationCode}, 82 eimTransactionId}: a ProfileDownloadTriggerRequest. */
+static void queue_trigger(void)
+{
+    static const uint8_t txid[2] = {0x01, 0x02};
+    sgp32_buf t;
+    sgp32_buf_init(&t, 1024);
+    size_t outer = sgp32_asn1_begin(&t);
+    size_t data = sgp32_asn1_begin(&t);
+    assert_int_equal(sgp32_asn1_write_tlv(&t, 0x80, (const uint8_t *)HOST_AC, strlen(HOST_AC)), SGP32_OK);
+    assert_int_equal(sgp32_asn1_end(&t, 0xA0, data), SGP32_OK);
+    assert_int_equal(sgp32_asn1_write_tlv(&t, 0x82, txid, sizeof(txid)), SGP32_OK);
+    assert_int_equal(sgp32_asn1_end(&t, 0xBF54, outer), SGP32_OK);
+    pthread_mutex_lock(&lock);
+    host_queue(h, t.data, t.len);
+    pthread_mutex_unlock(&lock);
+    sgp32_buf_free(&t);
+}
+
+/* ------------------------------------------------------------------ set-up */
+
+static void write_config(void)
+{
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "# ipad e2e download\n"
+             "card = socket:unix:%s/card.sock\n"
+             "binding = asn1\n"
+             "ca_file = %s/ca.pem\n"
+             "state_file = %s\n"
+             "backoff_base = 5\n"
+             "backoff_max = 60\n"
+             "http_timeout_ms = 20000\n"
+             "ipa_features = indirect\n"
+             "log_level = debug\n",
+             tmp_dir, tmp_dir, state_path);
+    write_text(config_path, text);
+}
+
+static int ipad_once(void)
+{
+    char *argv[] = {(char *)SGP32_IPAD, (char *)"-c", config_path, (char *)"--once", NULL};
+    return run(argv, log_path);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/ipad-dl-XXXXXX");
+    assert_non_null(mkdtemp(tmp_dir));
+    snprintf(config_path, sizeof(config_path), "%s/ipad.conf", tmp_dir);
+    snprintf(log_path, sizeof(log_path), "%s/ipad.log", tmp_dir);
+    snprintf(state_path, sizeof(state_path), "%s/ipad.state", tmp_dir);
+    h = calloc(1, sizeof(*h));
+    assert_non_null(h);
+    host_open(h, SGP32_IPA_FEATURE_INDIRECT_RSP_SERVER_COMMUNICATION);
+    host_load_profile(h, TS48_PROFILE);
+
+    assert_int_equal(test_pki_make(&pki), SGP32_OK);
+    sgp32_buf pem;
+    sgp32_buf_init(&pem, 1 << 16);
+    assert_int_equal(test_pem_certificate(&pki.ci_der, &pem), SGP32_OK);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/ca.pem", tmp_dir);
+    write_text(path, (const char *)pem.data);
+    sgp32_buf_free(&pem);
+    assert_int_equal(test_server_start(&server, &pki, eim_handler, NULL), SGP32_OK);
+    server_up = true;
+
+    char card_dir[300], listen[320];
+    snprintf(card_dir, sizeof(card_dir), "%s/card", tmp_dir);
+    snprintf(listen, sizeof(listen), "unix:%s/card.sock", tmp_dir);
+    sim_pid = fork();
+    assert_true(sim_pid >= 0);
+    if (sim_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        char simlog[320];
+        snprintf(simlog, sizeof(simlog), "%s/euicc-sim.log", tmp_dir);
+        int fd = open(simlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(SGP32_EUICC_SIM, "euicc-sim", "--state-dir", card_dir, "--sgp26", SGP32_SPEC_DIR "/sgp26",
+              "--listen", listen, (char *)NULL);
+        _exit(127);
+    }
+    associate(server.host);
+    write_config();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (sim_pid > 0) {
+        kill(sim_pid, SIGTERM);
+        waitpid(sim_pid, NULL, 0);
+        sim_pid = -1;
+    }
+    if (server_up)
+        test_server_stop(&server);
+    server_up = false;
+    test_pki_free(&pki);
+    if (h) {
+        host_close(h);
+        free(h);
+        h = NULL;
+    }
+    if (!getenv("IPAD_E2E_KEEP")) {
+        char cmd[400];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot remove %s\n", tmp_dir);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the tests */
+
+static void indirect_download(void **state)
+{
+    (void)state;
+    char digits[21];
+    assert_int_equal(sgp32_upp_iccid(h->upp.data, h->upp.len, digits), SGP32_OK);
+    uint8_t iccid[10];
+    iccid_bcd(digits, iccid);
+    assert_false(card_has_iccid(iccid));
+
+    queue_trigger();
+    int rc = ipad_once();
+    if (rc != 0)
+        show_log();
+    assert_int_equal(rc, 0);
+
+    pthread_mutex_lock(&lock);
+    fprintf(stderr, "eIM requests: %s\n", functions);
+    assert_int_equal(bad_requests, 0);
+    assert_int_equal(h->queue_count, 0); /* the trigger was fetched */
+    /* the relay, in order: trigger, InitiateAuthentication, AuthenticateClient,
+     * GetBoundProfilePackage, ProvideEimPackageResult */
+    assert_non_null(strstr(functions, "BF4F BF39 BF3B BF3A"));
+    assert_non_null(strstr(functions, "BF50"));
+    assert_int_equal(h->es9_count, 0); /* nothing went to the SM-DP+ directly */
+    /* the eIM got the ProfileDownloadTriggerResult with the PIR; the PIR verified, success */
+    assert_int_equal(h->result_count, 1);
+    assert_true(h->results[0].len > 2); /* EimPackageResult: profileDownloadTriggerResult [84] */
+    assert_int_equal(h->results[0].data[0], 0xBF);
+    assert_int_equal(h->results[0].data[1], 0x54);
+    assert_true(h->pir_verified);
+    assert_true(h->pir_success);
+    assert_true(h->epr_verified_all);
+    pthread_mutex_unlock(&lock);
+
+    /* the profile is on the card */
+    assert_true(card_has_iccid(iccid));
+    char card_dir[300], check_log[320];
+    snprintf(card_dir, sizeof(card_dir), "%s/card", tmp_dir);
+    snprintf(check_log, sizeof(check_log), "%s/check.log", tmp_dir);
+    char *argv[] = {(char *)SGP32_EUICC_SIM, (char *)"--check-state", card_dir, NULL};
+    assert_int_equal(run(argv, check_log), 0);
+    /* the bootstrap profile and the TS.48 one (--check-state lists counts, not ICCIDs) */
+    if (!strstr(read_text(check_log), "profiles: 2\n"))
+        fprintf(stderr, "---- check-state ----\n%s\n", read_text(check_log));
+    assert_non_null(strstr(read_text(check_log), "profiles: 2\n"));
+
+    /* a second run: no package, the result is not delivered again */
+    pthread_mutex_lock(&lock);
+    size_t results = h->result_count, gets = h->get_count;
+    pthread_mutex_unlock(&lock);
+    rc = ipad_once();
+    if (rc != 0)
+        show_log();
+    assert_int_equal(rc, 0);
+    pthread_mutex_lock(&lock);
+    assert_int_equal(h->result_count, results);
+    assert_true(h->get_count > gets);
+    pthread_mutex_unlock(&lock);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(indirect_download),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
