@@ -15,11 +15,14 @@
  *      enable with rollbackFlag and without, delete (refused while enabled, then ok) of the
  *      preloaded bootstrap profile; addEim/listEim/updateEim/deleteEim of a second eIM. Every
  *      EPR verifies (lib/eim) and carries the expected result code; the card state is checked
- *      with GetProfilesInfo (BF2D) over the socket and euicc-sim --check-state.
+ *      with GetProfilesInfo (BF2D) and GetEuiccConfiguredAddresses (BF3C) over the socket and
+ *      euicc-sim --check-state.
  *
  * With IPAD_E2E_PCSC_READER set (tests/ipad/test_ipad_pcsc.sh: pcscd + vpcd + euicc-sim), the card
  * is that PC/SC reader instead (ipad's `card = pcsc:READER`, the test's own ES10 over
- * sgp32_apdu_pcsc) and only pcsc_round_trip runs: setDefaultDpAddress + listProfileInfo.
+ * sgp32_apdu_pcsc) and pcsc_round_trip (setDefaultDpAddress + listProfileInfo) and
+ * every_psmo_and_eco run; the simulator's state is memory-only there, so the default SM-DP+ address
+ * is read with GetEuiccConfiguredAddresses (BF3C) over PC/SC and --check-state is left out.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -809,6 +812,25 @@ static int card_bootstrap_state(void)
     return state;
 }
 
+/* GetEuiccConfiguredAddresses (BF3C) over the card transport: whether the default SM-DP+ address
+ * (80) is this one. */
+static bool card_default_dp_is(const char *address)
+{
+    static const uint8_t get[] = {0xBF, 0x3C, 0x00};
+    sgp32_buf resp;
+    sgp32_buf_init(&resp, 4096);
+    sgp32_apdu_transport *t = card_open();
+    es10(t, get, sizeof(get), &resp);
+    sgp32_apdu_transport_destroy(t);
+    sgp32_asn1_tlv outer, dp;
+    bool is = sgp32_asn1_expect(resp.data, resp.len, 0xBF3C, &outer) == SGP32_OK &&
+              sgp32_asn1_read_tlv(outer.value.data, outer.value.len, &dp, NULL) == SGP32_OK &&
+              dp.tag == 0x80 && dp.value.len == strlen(address) &&
+              !memcmp(dp.value.data, address, dp.value.len);
+    sgp32_buf_free(&resp);
+    return is;
+}
+
 /* Runs ipad --once for the queued packages; the results recorded from first on. */
 static void run_batch(size_t expected)
 {
@@ -842,6 +864,7 @@ static void every_psmo_and_eco(void **state)
     write_config(NULL);
     unlink(state_path);
     assert_int_equal(card_bootstrap_state(), 1); /* the preloaded profile, enabled */
+    assert_false(card_default_dp_is("dp4.ipad.test"));
 
     /* 1: the PSMOs that leave the profile in place, then disable it */
     size_t first = e.result_count;
@@ -866,13 +889,16 @@ static void every_psmo_and_eco(void **state)
     expect_result(first + 5, SGP32_EUICC_RESULT_DATA_SET_DEFAULT_DP_ADDRESS_RESULT,
                   SGP32_SGP32_SET_DEFAULT_DP_ADDRESS_RESPONSE_SET_DEFAULT_DP_ADDRESS_RESULT_OK);
     expect_result(first + 6, SGP32_EUICC_RESULT_DATA_DISABLE_RESULT, SGP32_DISABLE_PROFILE_RESULT_OK);
-    assert_int_equal(card_bootstrap_state(), 0); /* disabled */
-    char card_dir[300], check_log[320];
-    snprintf(card_dir, sizeof(card_dir), "%s/card", tmp_dir);
-    snprintf(check_log, sizeof(check_log), "%s/check.log", tmp_dir);
-    char *argv[] = {(char *)SGP32_EUICC_SIM, (char *)"--check-state", card_dir, NULL};
-    assert_int_equal(run(argv, check_log), 0);
-    assert_non_null(strstr(read_text(check_log), "dp4.ipad.test"));
+    assert_int_equal(card_bootstrap_state(), 0);      /* disabled */
+    assert_true(card_default_dp_is("dp4.ipad.test")); /* over the card transport (BF3C) */
+    if (!pcsc_reader) { /* and in the simulator's file store (PC/SC: memory-only, no store) */
+        char card_dir[300], check_log[320];
+        snprintf(card_dir, sizeof(card_dir), "%s/card", tmp_dir);
+        snprintf(check_log, sizeof(check_log), "%s/check.log", tmp_dir);
+        char *argv[] = {(char *)SGP32_EUICC_SIM, (char *)"--check-state", card_dir, NULL};
+        assert_int_equal(run(argv, check_log), 0);
+        assert_non_null(strstr(read_text(check_log), "dp4.ipad.test"));
+    }
 
     /* 2: enable with rollbackFlag (no profile to return to: rollbackNotAvailable), enable,
      *    disable, delete, list (empty) */
@@ -937,13 +963,14 @@ static void pcsc_round_trip(void **state)
     (void)state;
     write_config(NULL);
     size_t first = e.result_count;
-    queue_psmo_plain(SGP32_PSMO_SET_DEFAULT_DP_ADDRESS);
+    queue_set_default_dp("dp3.ipad.test");
     queue_psmo_plain(SGP32_PSMO_LIST_PROFILE_INFO);
     run_batch(2); /* both EPRs verified (lib/eim), acknowledged, gone from the card */
     assert_int_equal(e.result_count, first + 2);
     expect_result(first, SGP32_EUICC_RESULT_DATA_SET_DEFAULT_DP_ADDRESS_RESULT,
                   SGP32_SGP32_SET_DEFAULT_DP_ADDRESS_RESPONSE_SET_DEFAULT_DP_ADDRESS_RESULT_OK);
     expect_result(first + 1, SGP32_EUICC_RESULT_DATA_LIST_PROFILE_INFO_RESULT, 1); /* the bootstrap profile */
+    assert_true(card_default_dp_is("dp3.ipad.test"));
     const char *log = read_text(log_path);
     assert_non_null(strstr(log, "ESipa session to"));
     assert_non_null(strstr(log, pcsc_reader));
@@ -967,7 +994,8 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     pcsc_reader = getenv("IPAD_E2E_PCSC_READER");
     if (pcsc_reader && *pcsc_reader) {
-        const struct CMUnitTest pcsc_tests[] = {cmocka_unit_test(pcsc_round_trip)};
+        const struct CMUnitTest pcsc_tests[] = {cmocka_unit_test(pcsc_round_trip),
+                                                cmocka_unit_test(every_psmo_and_eco)};
         return cmocka_run_group_tests(pcsc_tests, setup, teardown);
     }
     pcsc_reader = NULL;

@@ -2,8 +2,9 @@
 # ipad end to end over PC/SC: pcscd with vsmartcard's vpcd driver, euicc-sim connected to vpcd as
 # the card, and test_ipad_e2e in its PC/SC mode (IPAD_E2E_PCSC_READER): the scripted HTTPS eIM
 # (127.0.0.1) is associated over PC/SC, then `ipad --once` with `card = pcsc:Virtual PCD` runs a
-# setDefaultDpAddress and a listProfileInfo PSMO; the EPRs verify (lib/eim), are acknowledged and
-# leave the card.
+# setDefaultDpAddress and a listProfileInfo PSMO (pcsc_round_trip), then every PSMO and eCO
+# (every_psmo_and_eco); the EPRs verify (lib/eim), carry the expected result codes, are
+# acknowledged and leave the card.
 #
 #   test_ipad_pcsc.sh EUICC_SIM TEST_IPAD_E2E SGP26_DIR
 #
@@ -13,7 +14,7 @@
 . "$(dirname "$0")/../support/pcsc_with_euicc_sim.sh"
 
 IPAD_E2E_PCSC_READER="Virtual PCD" "$client" >"$work/client.out" 2>&1 || fail "test_ipad_e2e (PC/SC mode) failed"
-grep -q "PASSED.*1 test" "$work/client.out" || fail "test_ipad_e2e (PC/SC mode) did not run its test"
+grep -q "PASSED.*2 test" "$work/client.out" || fail "test_ipad_e2e (PC/SC mode) did not run its tests"
 
 kill -TERM "$sim_pid"
 wait "$sim_pid"

@@ -247,6 +247,11 @@ void host_power_cycle(host *h)
     assert_int_equal(sgp32_ipa_start_boot(h->ipa), SGP32_OK);
 }
 
+static const char *smdp_address(const host *h)
+{
+    return h->smdp_address ? h->smdp_address : HOST_SMDP;
+}
+
 void host_load_profile(host *h, const char *path)
 {
     sgp32_buf_free(&h->upp);
@@ -258,7 +263,7 @@ void host_load_profile(host *h, const char *path)
     sgp32_notification_configuration_information notify[1] = {
         {{0},
          SGP32_NOTIFICATION_EVENT_NOTIFICATION_INSTALL | SGP32_NOTIFICATION_EVENT_NOTIFICATION_ENABLE,
-         SGP32_BYTES(HOST_SMDP, strlen(HOST_SMDP))},
+         SGP32_BYTES(smdp_address(h), strlen(smdp_address(h)))},
     };
     sgp32_sgp32_store_metadata_request md;
     memset(&md, 0, sizeof(md));
@@ -412,8 +417,9 @@ static void smdp_answer(host *h, bool es9, const sgp32_asn1_tlv *msg, sgp32_buf 
     if (msg->tag == 0xBF39) {
         assert_int_equal(sgp32_asn1_expect(msg->value.data, 18, 0x81, &f), SGP32_OK);
         sgp32_smdp_session_clear(&h->smdp);
-        assert_int_equal(sgp32_smdp_session_init(&h->smdp, &h->cred, &h->cis, HOST_SMDP, (int64_t)time(NULL)),
-                         SGP32_OK);
+        assert_int_equal(
+            sgp32_smdp_session_init(&h->smdp, &h->cred, &h->cis, smdp_address(h), (int64_t)time(NULL)),
+            SGP32_OK);
         assert_int_equal(sgp32_smdp_initiate_authentication(&h->smdp, f.value.data), SGP32_OK);
         size_t ok = sgp32_asn1_begin(&tmp);
         assert_int_equal(sgp32_asn1_write_tlv(&tmp, 0x80, h->smdp.transaction_id, h->smdp.transaction_id_len),
@@ -501,7 +507,7 @@ void host_eim_answer(host *h, const sgp32_ipa_action *a, sgp32_buf *out)
                              sgp32_asn1_read_tlv(wrap.value.data, wrap.value.len, &msg, NULL) == SGP32_OK,
                          true);
         h->es9_count++;
-        assert_string_equal(a->address, HOST_SMDP);
+        assert_string_equal(a->address, smdp_address(h));
     } else {
         /* every message the IPA sends must decode as EsipaMessageFromIpaToEim */
         void *value = sgp32_arena_alloc(&arena, sgp32_type_esipa_message_from_ipa_to_eim.size);

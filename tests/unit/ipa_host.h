@@ -69,6 +69,7 @@ typedef struct host {
     sgp32_buf push_response; /* the last PUSH_RESPONSE */
 
     /* SM-DP+ */
+    const char *smdp_address; /* its address (serverAddress, the metadata's); NULL: HOST_SMDP */
     sgp32_ci_set cis;
     sgp32_smdp_credentials cred;
     sgp32_buf files[3];
