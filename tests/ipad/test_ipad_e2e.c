@@ -42,6 +42,7 @@
 
 #include "../transport/https_test_server.h"
 #include "euicc_fixture.h"
+#include "ipad_test_support.h"
 #include "sgp32/apdu_transport.h"
 #include "sgp32/asn1.h"
 #include "sgp32/asn1_types.h"
@@ -87,167 +88,29 @@ static const char *pcsc_reader; /* IPAD_E2E_PCSC_READER: the card is this PC/SC 
 
 /* ------------------------------------------------------------------ helpers */
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *read_text(const char *path)
-{
-    static char text[1 << 16];
-    FILE *f = fopen(path, "r");
-    text[0] = 0;
-    if (!f)
-        return text;
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    text[n] = 0;
-    fclose(f);
-    return text;
-}
-
 /* Run argv with stdout+stderr into log; its exit status (-1: killed). */
-static int run(char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 /* ------------------------------------------------------------------ card access (socket) */
 
 static sgp32_apdu_transport *card_open(void)
 {
-    if (pcsc_reader) {
-        sgp32_apdu_pcsc_config pc = {.reader = pcsc_reader, .card_wait_ms = 10000};
-        sgp32_apdu_transport *t;
-        assert_int_equal(sgp32_apdu_pcsc_new(&pc, &t), SGP32_OK);
-        sgp32_buf atr;
-        sgp32_buf_init(&atr, 64);
-        assert_int_equal(sgp32_apdu_transport_open(t, &atr), SGP32_OK);
-        sgp32_buf_free(&atr);
-        return t;
-    }
-    char endpoint[300];
-    snprintf(endpoint, sizeof(endpoint), "unix:%s/card.sock", tmp_dir);
-    sgp32_apdu_socket_config c = {.endpoint = endpoint, .connect_wait_ms = 10000};
-    sgp32_apdu_transport *t;
-    assert_int_equal(sgp32_apdu_socket_new(&c, &t), SGP32_OK);
-    sgp32_buf atr;
-    sgp32_buf_init(&atr, 64);
-    assert_int_equal(sgp32_apdu_transport_open(t, &atr), SGP32_OK);
-    sgp32_buf_free(&atr);
-    return t;
+    return ipad_test_card_open(tmp_dir, pcsc_reader);
 }
 
 /* APDU; 61xx is followed by GET RESPONSE; the data (without SW) appended to out; the last SW. */
-static unsigned apdu(sgp32_apdu_transport *t, const uint8_t *cmd, size_t len, sgp32_buf *out)
-{
-    sgp32_buf rsp;
-    sgp32_buf_init(&rsp, SGP32_APDU_RESPONSE_MAX);
-    assert_int_equal(sgp32_apdu_transport_transmit(t, cmd, len, &rsp), SGP32_OK);
-    for (;;) {
-        assert_true(rsp.len >= 2);
-        unsigned sw = (unsigned)rsp.data[rsp.len - 2] << 8 | rsp.data[rsp.len - 1];
-        if (out)
-            assert_int_equal(sgp32_buf_append(out, rsp.data, rsp.len - 2), SGP32_OK);
-        if ((sw & 0xFF00) != 0x6100) {
-            sgp32_buf_free(&rsp);
-            return sw;
-        }
-        uint8_t gr[5] = {0x00, 0xC0, 0x00, 0x00, (uint8_t)sw};
-        assert_int_equal(sgp32_apdu_transport_transmit(t, gr, 5, &rsp), SGP32_OK);
-    }
-}
 
 /* One ES10 command (SELECT ISD-R on the basic channel, STORE DATA) -> response into out. */
-static void es10(sgp32_apdu_transport *t, const uint8_t *cmd, size_t len, sgp32_buf *out)
-{
-    static const uint8_t select[] = {0x00, 0xA4, 0x04, 0x00, 0x10, 0xA0, 0x00, 0x00, 0x05, 0x59, 0x10,
-                                     0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0x89, 0x00, 0x00, 0x01, 0x00};
-    assert_int_equal(apdu(t, select, sizeof(select), NULL), 0x9000);
-    size_t off = 0;
-    uint8_t block = 0;
-    sgp32_buf_reset(out);
-    do {
-        size_t n = len - off > 255 ? 255 : len - off;
-        bool last = off + n == len;
-        uint8_t c[5 + 255];
-        c[0] = 0x80;
-        c[1] = 0xE2;
-        c[2] = last ? 0x91 : 0x11;
-        c[3] = block++;
-        c[4] = (uint8_t)n;
-        memcpy(c + 5, cmd + off, n);
-        off += n;
-        unsigned sw = apdu(t, c, 5 + n, last ? out : NULL);
-        assert_int_equal(sw, 0x9000);
-    } while (off < len);
-}
 
 /* AddInitialEim for our eIM at address; the EID. */
 static void associate(const char *address)
 {
-    sgp32_arena arena;
-    sgp32_arena_init(&arena, 1 << 20);
-    sgp32_eim_configuration_data c;
-    memset(&c, 0, sizeof(c));
-    c.eim_id = (sgp32_bytes){(const uint8_t *)EIM_ID, strlen(EIM_ID)};
-    c.has_eim_fqdn = true;
-    c.eim_fqdn = (sgp32_bytes){(const uint8_t *)address, strlen(address)};
-    c.has_eim_id_type = true;
-    c.eim_id_type = SGP32_EIM_ID_TYPE_EIM_ID_TYPE_FQDN;
-    c.has_counter_value = true;
-    c.has_association_token = true;
-    c.association_token = -1;
-    sgp32_buf spki, b, resp;
-    sgp32_buf_init(&spki, 256);
-    sgp32_buf_init(&b, 4096);
-    sgp32_buf_init(&resp, 1 << 16);
-    assert_int_equal(sgp32_ec_public_to_spki(&e.pub, &spki), SGP32_OK);
-    c.has_eim_public_key_data = true;
-    c.eim_public_key_data.choice = SGP32_EIM_CONFIGURATION_DATA_EIM_PUBLIC_KEY_DATA_EIM_PUBLIC_KEY;
-    c.eim_public_key_data.u.eim_public_key = sgp32_buf_bytes(&spki);
-    sgp32_add_initial_eim_request req;
-    memset(&req, 0, sizeof(req));
-    req.eim_configuration_data_list.items = &c;
-    req.eim_configuration_data_list.count = 1;
-    assert_int_equal(sgp32_asn1_encode(&sgp32_type_add_initial_eim_request, &req, &b), SGP32_OK);
-
+    ipad_test_association a;
     sgp32_apdu_transport *t = card_open();
-    es10(t, b.data, b.len, &resp);
-    sgp32_add_initial_eim_response r;
-    assert_int_equal(sgp32_asn1_decode(&sgp32_type_add_initial_eim_response, resp.data, resp.len, &arena, &r),
-                     SGP32_OK);
-    assert_int_equal(r.choice, SGP32_ADD_INITIAL_EIM_RESPONSE_ADD_INITIAL_EIM_OK);
-    e.has_token = r.u.add_initial_eim_ok.items[0].choice ==
-                  SGP32_ADD_INITIAL_EIM_RESPONSE_ADD_INITIAL_EIM_OK_ITEM_ASSOCIATION_TOKEN;
-    e.token = e.has_token ? r.u.add_initial_eim_ok.items[0].u.association_token : 0;
-
-    static const uint8_t get_eid[] = {0xBF, 0x3E, 0x03, 0x5C, 0x01, 0x5A};
-    es10(t, get_eid, sizeof(get_eid), &resp);
-    assert_true(resp.len >= 21);
-    assert_int_equal(resp.data[3], 0x5A);
-    memcpy(e.eid, resp.data + 5, 16);
+    ipad_test_associate(t, EIM_ID, address, &e.pub, &a);
     sgp32_apdu_transport_destroy(t);
-    sgp32_buf_free(&spki);
-    sgp32_buf_free(&b);
-    sgp32_buf_free(&resp);
-    sgp32_arena_free(&arena);
+    e.has_token = a.has_token;
+    e.token = a.token;
+    memcpy(e.eid, a.eid, sizeof(e.eid));
 }
 
 /* EPRs (BF51) the card still holds: RetrieveNotificationsList BF2B {A0 {82 00}} over the socket. */
@@ -257,7 +120,7 @@ static size_t card_pending_eprs(void)
     sgp32_buf resp;
     sgp32_buf_init(&resp, 1 << 16);
     sgp32_apdu_transport *t = card_open();
-    es10(t, list, sizeof(list), &resp);
+    ipad_test_es10(t, list, sizeof(list), &resp);
     sgp32_apdu_transport_destroy(t);
     size_t n = 0;
     for (size_t i = 0; i + 1 < resp.len; i++)
@@ -496,13 +359,13 @@ static void write_config(const char *eim_override)
              "%s%s\n",
              card, tmp_dir, state_path, eim_override ? "eim_address = " : "",
              eim_override ? eim_override : "");
-    write_text(config_path, text);
+    ipad_test_write_text(config_path, text);
 }
 
 static int ipad_once(void)
 {
     char *argv[] = {(char *)SGP32_IPAD, (char *)"-c", config_path, (char *)"--once", NULL};
-    return run(argv, log_path);
+    return ipad_test_run(argv, log_path);
 }
 
 static int setup(void **state)
@@ -533,7 +396,7 @@ static int setup(void **state)
     assert_int_equal(test_pem_certificate(&pki.ci_der, &pem), SGP32_OK);
     char path[300];
     snprintf(path, sizeof(path), "%s/ca.pem", tmp_dir);
-    write_text(path, (const char *)pem.data);
+    ipad_test_write_text(path, (const char *)pem.data);
     sgp32_buf_free(&pem);
     assert_int_equal(test_server_start(&server, &pki, eim_handler, NULL), SGP32_OK);
     server_up = true;
@@ -590,7 +453,7 @@ static int teardown(void **state)
 
 static void show_log(void)
 {
-    fprintf(stderr, "---- ipad log ----\n%s------------------\n", read_text(log_path));
+    fprintf(stderr, "---- ipad log ----\n%s------------------\n", ipad_test_read_text(log_path));
 }
 
 /* ------------------------------------------------------------------ the tests */
@@ -623,10 +486,10 @@ static void round_trip(void **state)
     char *argv[] = {(char *)SGP32_EUICC_SIM, (char *)"--check-state", card_dir, NULL};
     char check_log[320];
     snprintf(check_log, sizeof(check_log), "%s/check.log", tmp_dir);
-    assert_int_equal(run(argv, check_log), 0);
-    assert_non_null(strstr(read_text(check_log), "dp.ipad.test"));
+    assert_int_equal(ipad_test_run(argv, check_log), 0);
+    assert_non_null(strstr(ipad_test_read_text(check_log), "dp.ipad.test"));
     /* logs: per procedure at info, per step at debug */
-    const char *log = read_text(log_path);
+    const char *log = ipad_test_read_text(log_path);
     assert_non_null(strstr(log, "ESipa session to"));
     assert_non_null(strstr(log, "action TRANSMIT_APDU"));
 
@@ -648,7 +511,7 @@ static void eim_unreachable(void **state)
     (void)state;
     write_config("localhost:1"); /* nothing listens there */
     int rc = ipad_once();
-    const char *log = read_text(log_path);
+    const char *log = ipad_test_read_text(log_path);
     if (rc != 1)
         show_log();
     assert_int_equal(rc, 1);
@@ -670,7 +533,7 @@ static void result_kept_until_delivered(void **state)
     if (rc != 1)
         show_log();
     assert_int_equal(rc, 1);
-    assert_non_null(strstr(read_text(log_path), "poll cycle failed"));
+    assert_non_null(strstr(ipad_test_read_text(log_path), "poll cycle failed"));
     struct stat st;
     assert_int_equal(stat(state_path, &st), 0); /* the pending result was saved */
     assert_true(st.st_size > 0);
@@ -797,7 +660,7 @@ static int card_bootstrap_state(void)
     sgp32_buf resp;
     sgp32_buf_init(&resp, 1 << 16);
     sgp32_apdu_transport *t = card_open();
-    es10(t, get, sizeof(get), &resp);
+    ipad_test_es10(t, get, sizeof(get), &resp);
     sgp32_apdu_transport_destroy(t);
     assert_true(resp.len >= 2 && resp.data[0] == 0xBF && resp.data[1] == 0x2D);
     int state = -1;
@@ -820,7 +683,7 @@ static bool card_default_dp_is(const char *address)
     sgp32_buf resp;
     sgp32_buf_init(&resp, 4096);
     sgp32_apdu_transport *t = card_open();
-    es10(t, get, sizeof(get), &resp);
+    ipad_test_es10(t, get, sizeof(get), &resp);
     sgp32_apdu_transport_destroy(t);
     sgp32_asn1_tlv outer, dp;
     bool is = sgp32_asn1_expect(resp.data, resp.len, 0xBF3C, &outer) == SGP32_OK &&
@@ -896,8 +759,8 @@ static void every_psmo_and_eco(void **state)
         snprintf(card_dir, sizeof(card_dir), "%s/card", tmp_dir);
         snprintf(check_log, sizeof(check_log), "%s/check.log", tmp_dir);
         char *argv[] = {(char *)SGP32_EUICC_SIM, (char *)"--check-state", card_dir, NULL};
-        assert_int_equal(run(argv, check_log), 0);
-        assert_non_null(strstr(read_text(check_log), "dp4.ipad.test"));
+        assert_int_equal(ipad_test_run(argv, check_log), 0);
+        assert_non_null(strstr(ipad_test_read_text(check_log), "dp4.ipad.test"));
     }
 
     /* 2: enable with rollbackFlag (no profile to return to: rollbackNotAvailable), enable,
@@ -947,14 +810,14 @@ static void usage_errors(void **state)
 {
     (void)state;
     char *help[] = {(char *)SGP32_IPAD, (char *)"--help", NULL};
-    assert_int_equal(run(help, log_path), 0);
-    assert_non_null(strstr(read_text(log_path), "insecure_skip_tls_verify_for_tests"));
+    assert_int_equal(ipad_test_run(help, log_path), 0);
+    assert_non_null(strstr(ipad_test_read_text(log_path), "insecure_skip_tls_verify_for_tests"));
     char bad[320];
     snprintf(bad, sizeof(bad), "%s/bad.conf", tmp_dir);
-    write_text(bad, "card = socket:unix:/nonexistent\nbinding = xml\n");
+    ipad_test_write_text(bad, "card = socket:unix:/nonexistent\nbinding = xml\n");
     char *argv[] = {(char *)SGP32_IPAD, (char *)"-c", bad, (char *)"--once", NULL};
-    assert_int_equal(run(argv, log_path), 2);
-    assert_non_null(strstr(read_text(log_path), "binding"));
+    assert_int_equal(ipad_test_run(argv, log_path), 2);
+    assert_non_null(strstr(ipad_test_read_text(log_path), "binding"));
 }
 
 /* PC/SC: a PSMO round trip through ipad's `card = pcsc:READER` (pcscd + vpcd + euicc-sim). */
@@ -971,7 +834,7 @@ static void pcsc_round_trip(void **state)
                   SGP32_SGP32_SET_DEFAULT_DP_ADDRESS_RESPONSE_SET_DEFAULT_DP_ADDRESS_RESULT_OK);
     expect_result(first + 1, SGP32_EUICC_RESULT_DATA_LIST_PROFILE_INFO_RESULT, 1); /* the bootstrap profile */
     assert_true(card_default_dp_is("dp3.ipad.test"));
-    const char *log = read_text(log_path);
+    const char *log = ipad_test_read_text(log_path);
     assert_non_null(strstr(log, "ESipa session to"));
     assert_non_null(strstr(log, pcsc_reader));
 
