@@ -58,6 +58,12 @@ int sgp32_fuzz_es9_json(const uint8_t *data, size_t size);   /* links sgp32_smdp
 int sgp32_fuzz_es2_json(const uint8_t *data, size_t size);   /* links sgp32_smdp_server */
 int sgp32_fuzz_ipa_esipa(const uint8_t *data, size_t size);  /* links sgp32_ipa, fuzz_ipa_common.c */
 int sgp32_fuzz_ipa_apdu(const uint8_t *data, size_t size);   /* links sgp32_ipa, fuzz_ipa_common.c */
+/* links sgp32_eim_server */
+int sgp32_fuzz_eim_operation(const uint8_t *data, size_t size);
+/* links sgp32_eim_server */
+int sgp32_fuzz_eim_rest(const uint8_t *data, size_t size);
+/* links sgp32_eim_server */
+int sgp32_fuzz_eim_esipa(const uint8_t *data, size_t size);
 
 /* The type lists of the multi-type targets (the seed generator encodes samples of each). */
 extern const sgp32_asn1_type *const sgp32_fuzz_es9plus_types[];

@@ -7,3 +7,6 @@ sgp32_add_unit_test(test_fuzz_seeds test_fuzz_seeds.c ${SGP32_FUZZ_SOURCES} LIBS
 target_include_directories(test_fuzz_seeds PRIVATE ${CMAKE_SOURCE_DIR}/fuzz)
 target_link_libraries(test_fuzz_seeds PRIVATE sgp32_smdp_server) # fuzz_es9_json, fuzz_es2_json (lib/smdp)
 target_link_libraries(test_fuzz_seeds PRIVATE sgp32_ipa) # fuzz_ipa_esipa, fuzz_ipa_apdu (lib/ipa; fuzz_ipa_common.c)
+target_link_libraries(test_fuzz_seeds PRIVATE sgp32_eim_server) # fuzz_eim_operation (lib/eim)
+target_link_libraries(test_fuzz_seeds PRIVATE sgp32_eim_server) # fuzz_eim_rest (lib/eim REST API)
+target_link_libraries(test_fuzz_seeds PRIVATE sgp32_eim_server) # fuzz_eim_esipa (lib/eim ESipa server)

@@ -30,7 +30,7 @@ static const json_field gbpp_req[] = {
     {"transactionId", 0x80, JF_HEX_VALUE, 0},
     {"prepareDownloadResponse", 0xBF21, JF_B64_TLV, 0},
 };
-static const json_field hn_req[] = {{"pendingNotification", 0, JF_B64_TLV, 0}};
+static const json_field hn_req[] = {{"pendingNotification", 0xA0, JF_B64_INNER, 0}};
 static const json_field cs_req[] = {
     {"transactionId", 0x80, JF_HEX_VALUE, 0},
     {"cancelSessionResponse", 0xA1, JF_B64_RETAG, 0xBF41},

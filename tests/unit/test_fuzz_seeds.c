@@ -38,6 +38,9 @@ static const struct {
     {"fuzz_es2_json", sgp32_fuzz_es2_json},
     {"fuzz_ipa_esipa", sgp32_fuzz_ipa_esipa},
     {"fuzz_ipa_apdu", sgp32_fuzz_ipa_apdu},
+    {"fuzz_eim_operation", sgp32_fuzz_eim_operation},
+    {"fuzz_eim_rest", sgp32_fuzz_eim_rest},
+    {"fuzz_eim_esipa", sgp32_fuzz_eim_esipa},
 };
 
 static uint8_t *read_file(const char *path, size_t *size)

@@ -1,0 +1,76 @@
+/*
+ * eimd internals shared by its files: the configuration (eimd_config.c), file loading and the
+ * embedded web console (eimd_console.c). The HTTP host itself is eimd.c.
+ */
+#ifndef EIMD_H
+#define EIMD_H
+
+#include <stdio.h>
+
+#include "sgp32/eim_server.h"
+
+enum {
+    EIMD_PATH_LEN = 512,
+    EIMD_LIST_MAX = 16,
+    EIMD_TOKENS_MAX = 64,
+    EIMD_SECRET_MIN = 16, /* bearer secrets shorter than this are refused */
+    EIMD_SECRET_MAX = 255,
+    EIMD_FILE_MAX = 4 << 20,
+};
+
+typedef struct eimd_token_conf {
+    char name[SGP32_EIM_NAME_MAX + 1];
+    sgp32_eim_role role;
+    char secret[EIMD_SECRET_MAX + 1]; /* wiped once hashed */
+} eimd_token_conf;
+
+typedef struct eimd_config {
+    char listen[64];
+    int port;
+    char eim_id[SGP32_EIM_ID_MAX + 1];
+    char eim_fqdn[SGP32_EIM_ADDRESS_MAX + 1]; /* "" until defaulted from listen:port */
+    char tls_certificate[EIMD_PATH_LEN], tls_key[EIMD_PATH_LEN];
+    char tls_trust_certificate[EIMD_PATH_LEN]; /* "" : the first certificate of tls_certificate */
+    char signing_key[EIMD_PATH_LEN], signing_certificate[EIMD_PATH_LEN];
+    char ci[EIMD_LIST_MAX][EIMD_PATH_LEN];
+    size_t ci_count;
+    char database[EIMD_PATH_LEN];
+    bool sqlite_full;
+    eimd_token_conf tokens[EIMD_TOKENS_MAX];
+    size_t token_count;
+    char smdp_ca[EIMD_LIST_MAX][EIMD_PATH_LEN];
+    size_t smdp_ca_count;
+    char default_smdp_address[SGP32_EIM_ADDRESS_MAX + 1];
+    long operation_ttl, relay_ttl, forward_interval;
+    int threads;
+    size_t max_body;
+    char log_level[16];
+} eimd_config;
+
+void eimd_usage(FILE *f);
+void eimd_config_defaults(eimd_config *c);
+/* One "key = value" line (comments and blank lines allowed); where names it in messages. */
+int eimd_config_line(eimd_config *c, char *line, const char *where);
+int eimd_config_load(eimd_config *c, const char *path);
+/* Wipe the token secrets (after hashing). */
+void eimd_config_wipe_secrets(eimd_config *c);
+
+/* Files: a whole file (capped); a certificate as DER (the first one of a PEM file); an EC key (PEM);
+ * a text file with a NUL for libmicrohttpd (free with eimd_free_text: it may hold a key). */
+int eimd_read_file(const char *path, sgp32_buf *out);
+int eimd_read_certificate(const char *path, sgp32_buf *der);
+int eimd_read_key(const char *path, sgp32_ec_private_key *key);
+char *eimd_read_text(const char *path);
+void eimd_free_text(char *text);
+/* Every certificate of a DER or PEM file appended to pem as PEM text; *count how many. */
+int eimd_append_pem_certificates(const char *path, sgp32_buf *pem, size_t *count);
+
+/* The web console's static files: GET "/", "/console", "/console.js", "/console.css". */
+typedef struct eimd_asset {
+    const char *path;
+    const char *content_type;
+    const char *body;
+} eimd_asset;
+const eimd_asset *eimd_console_asset(const char *url);
+
+#endif
