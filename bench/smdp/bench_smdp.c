@@ -22,118 +22,25 @@
  *
  * The last line is one JSON object with those three numbers and the details.
  */
-#include <errno.h>
-#include <openssl/evp.h>
-#include <openssl/ec.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_support.h"
 #include "euicc_fixture.h"
 #include "sgp32/log.h"
 #include "smdp_client.h"
 
 #define TOKEN "bench-token"
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* ------------------------------------------------------------------ OpenSSL speed */
-
-static EVP_PKEY *keygen(void)
-{
-    EVP_PKEY *k = NULL;
-    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
-    if (c && EVP_PKEY_keygen_init(c) > 0 &&
-        EVP_PKEY_CTX_set_ec_paramgen_curve_nid(c, NID_X9_62_prime256v1) > 0)
-        EVP_PKEY_keygen(c, &k);
-    EVP_PKEY_CTX_free(c);
-    return k;
-}
-
-/* Seconds per operation: 0 sign, 1 verify, 2 keygen, 3 ECDH. */
-static double op_time(int op)
-{
-    EVP_PKEY *key = keygen(), *peer = keygen();
-    unsigned char digest[32] = {1, 2, 3}, sig[128], secret[64];
-    size_t sig_len = sizeof(sig);
-    EVP_PKEY_CTX *sctx = EVP_PKEY_CTX_new(key, NULL);
-    EVP_PKEY_sign_init(sctx);
-    EVP_PKEY_sign(sctx, sig, &sig_len, digest, sizeof(digest));
-    long n = 0;
-    double start = now_s(), elapsed = 0;
-    while (elapsed < 0.4) {
-        for (int i = 0; i < 20; i++, n++) {
-            if (op == 0) {
-                size_t len = sizeof(sig);
-                EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(key, NULL);
-                EVP_PKEY_sign_init(c);
-                EVP_PKEY_sign(c, sig, &len, digest, sizeof(digest));
-                EVP_PKEY_CTX_free(c);
-            } else if (op == 1) {
-                EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(key, NULL);
-                EVP_PKEY_verify_init(c);
-                if (EVP_PKEY_verify(c, sig, sig_len, digest, sizeof(digest)) != 1)
-                    abort();
-                EVP_PKEY_CTX_free(c);
-            } else if (op == 2) {
-                EVP_PKEY_free(keygen());
-            } else {
-                size_t len = sizeof(secret);
-                EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(key, NULL);
-                EVP_PKEY_derive_init(c);
-                EVP_PKEY_derive_set_peer(c, peer);
-                EVP_PKEY_derive(c, secret, &len);
-                EVP_PKEY_CTX_free(c);
-            }
-        }
-        elapsed = now_s() - start;
-    }
-    EVP_PKEY_CTX_free(sctx);
-    EVP_PKEY_free(key);
-    EVP_PKEY_free(peer);
-    return elapsed / (double)n;
-}
-
 /* ------------------------------------------------------------------ smdpd */
 
 static char dir[256], ca[512];
-static pid_t server;
+static bench_server server;
 static int port;
-
-static void stop_server(void)
-{
-    if (server > 0) {
-        kill(server, SIGTERM);
-        waitpid(server, NULL, 0);
-        server = 0;
-    }
-}
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    if (server > 0)
-        kill(server, SIGTERM);
-    _exit(3);
-}
-
-static int run(const char *cmd)
-{
-    int rc = system(cmd);
-    if (rc != 0)
-        fprintf(stderr, "bench_smdp: '%s' failed\n", cmd);
-    return rc;
-}
 
 static int start_server(int threads, int inventory)
 {
@@ -141,7 +48,7 @@ static int start_server(int threads, int inventory)
     snprintf(cmd, sizeof(cmd),
              "%s generate --out %s/pki --sgp26 %s/sgp26 --dp-host localhost --curve nist >/dev/null",
              SGP32_PKI, dir, SGP32_SPEC_DIR);
-    if (run(cmd))
+    if (bench_run(cmd))
         return -1;
     snprintf(conf, sizeof(conf), "%s/smdpd.conf", dir);
     FILE *f = fopen(conf, "w");
@@ -159,44 +66,10 @@ static int start_server(int threads, int inventory)
             "\nthreads = %d\nlog_level = error\n",
             dir, dir, dir, dir, dir, dir, dir, dir, SGP32_SPEC_DIR, inventory, threads);
     fclose(f);
-    int out[2];
-    if (pipe(out))
+    if (bench_server_start(&server, SGP32_SMDPD, conf, "smdpd: listening on port %d", NULL))
         return -1;
-    server = fork();
-    if (server == 0) {
-        dup2(out[1], STDOUT_FILENO);
-        close(out[0]);
-        close(out[1]);
-        execl(SGP32_SMDPD, SGP32_SMDPD, "--config", conf, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    FILE *in = fdopen(out[0], "r");
-    char line[256];
-    port = 0;
-    while (fgets(line, sizeof(line), in))
-        if (sscanf(line, "smdpd: listening on port %d", &port) == 1)
-            break;
-    fclose(in);
-    return port > 0 ? 0 : -1;
-}
-
-static double server_cpu(void)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)server);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    unsigned long long utime = 0, stime = 0;
-    /* after ") ": state(3) ... utime is field 14, stime 15 */
-    if (p)
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime);
-    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+    port = server.port;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ clients */
@@ -249,13 +122,11 @@ int main(int argc, char **argv)
     if (!mkdtemp(dir))
         return 3;
     snprintf(ca, sizeof(ca), "%s/pki/CERT_CI_SGP26_NIST.pem", dir);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
     sgp32_log_set_level_all(SGP32_LOG_ERROR);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (start_server(threads, downloads + 10)) {
-        stop_server();
+        bench_server_stop(&server);
         return 3;
     }
     printf("bench_smdp: smdpd on port %d, %d worker threads, %d client threads, %d downloads\n", port,
@@ -268,7 +139,7 @@ int main(int argc, char **argv)
     char url[64];
     snprintf(url, sizeof(url), "https://localhost:%d", port);
     if (!mids || euicc_fixture_open(&f) || smdp_client_init(&c, url, ca, TOKEN, f.euicc)) {
-        stop_server();
+        bench_server_stop(&server);
         return 3;
     }
     for (int i = 0; i < downloads; i++) {
@@ -290,7 +161,7 @@ int main(int argc, char **argv)
     euicc_fixture_close(&f);
 
     worker *w = calloc((size_t)clients, sizeof(*w));
-    double cpu0 = server_cpu(), t0 = now_s();
+    double cpu0 = bench_server_cpu(&server), t0 = bench_now();
     for (int i = 0; i < clients; i++) {
         w[i].count = downloads / clients + (i < downloads % clients);
         w[i].matching_ids =
@@ -303,13 +174,14 @@ int main(int argc, char **argv)
         done += w[i].done;
         failed += w[i].failed;
     }
-    double wall = now_s() - t0, cpu = server_cpu() - cpu0;
-    stop_server();
+    double wall = bench_now() - t0, cpu = bench_server_cpu(&server) - cpu0;
+    bench_server_stop(&server);
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    run(cmd);
+    bench_run(cmd);
 
-    double sign = op_time(0), verify = op_time(1), gen = op_time(2), ecdh = op_time(3);
+    double sign = bench_openssl_time(BENCH_OP_SIGN), verify = bench_openssl_time(BENCH_OP_VERIFY),
+           gen = bench_openssl_time(BENCH_OP_KEYGEN), ecdh = bench_openssl_time(BENCH_OP_ECDH);
     double per_download = 3 * sign + 5 * verify + gen + ecdh;
     double bound = 1.0 / per_download;
     double rate = cpu > 0 ? (double)done / cpu : 0;
