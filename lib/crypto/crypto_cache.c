@@ -11,7 +11,8 @@
  *   - the algorithms (SHA-256, CMAC, AES-128-CBC/ECB, X9.63 KDF) and the two
  *     EC_GROUPs, fetched or built once and never freed (reachable from statics);
  *   - EVP_PKEYs built from raw public points and private scalars, keyed by
- *     (curve, exact key bytes), KEY_SLOTS entries, least recently used out;
+ *     (curve, exact key bytes), KEY_SLOTS entries in sets of KEY_WAYS, least
+ *     recently used of its set out;
  *     only keys that passed every check of the uncached path enter;
  *   - sgp32_cert_parse results, keyed by the exact DER, CERT_SLOTS entries;
  *   - verified certificate links "child DER names parent DER as issuer and its
@@ -37,7 +38,10 @@
 #include <openssl/ec.h>
 #include <openssl/kdf.h>
 
-enum { KEY_SLOTS = 64, CERT_SLOTS = 64, LINK_SLOTS = 64 };
+/* Keys are a set-associative table: a server meets its own few keys on every call and thousands
+ * of eUICC keys now and then; KEY_WAYS slots per set, LRU within the set, so one busy key is
+ * never pushed out by a stream of others that hash elsewhere. */
+enum { KEY_SETS = 512, KEY_WAYS = 4, KEY_SLOTS = KEY_SETS * KEY_WAYS, CERT_SLOTS = 256, LINK_SLOTS = 64 };
 
 /* ------------------------------------------------------------ algorithms */
 
@@ -226,14 +230,23 @@ static bool key_matches(const key_slot *k, bool private_key, sgp32_curve curve, 
     return private_key ? CRYPTO_memcmp(k->bytes, bytes, len) == 0 : memcmp(k->bytes, bytes, len) == 0;
 }
 
+/* The set a key belongs to. */
+static key_slot *key_set(bool private_key, sgp32_curve curve, const uint8_t *bytes, size_t len)
+{
+    uint64_t h =
+        fnv(0xcbf29ce484222325ull ^ (uint64_t)(private_key ? 2 : 1) ^ ((uint64_t)curve << 8), bytes, len);
+    return &keys[(h % KEY_SETS) * KEY_WAYS];
+}
+
 /* A new reference to the cached key, or NULL. */
 static EVP_PKEY *key_find(bool private_key, sgp32_curve curve, const uint8_t *bytes, size_t len)
 {
     algs(); /* registers the exit wipe before anything can be stored */
     EVP_PKEY *found = NULL;
+    key_slot *set = key_set(private_key, curve, bytes, len);
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; !shut_down && i < KEY_SLOTS; i++) {
-        key_slot *k = &keys[i];
+    for (size_t i = 0; !shut_down && i < KEY_WAYS; i++) {
+        key_slot *k = &set[i];
         if (key_matches(k, private_key, curve, bytes, len) && EVP_PKEY_up_ref(k->pkey) == 1) {
             k->used = ++tick;
             found = k->pkey;
@@ -251,11 +264,12 @@ static EVP_PKEY *key_find(bool private_key, sgp32_curve curve, const uint8_t *by
 /* Keep a reference to pkey (if another thread stored the same key meanwhile, keep that one). */
 static void key_store(bool private_key, sgp32_curve curve, const uint8_t *bytes, size_t len, EVP_PKEY *pkey)
 {
+    key_slot *set = key_set(private_key, curve, bytes, len);
     pthread_mutex_lock(&lock);
     key_slot *victim = NULL;
     bool present = false;
-    for (size_t i = 0; !shut_down && i < KEY_SLOTS && !present; i++) {
-        key_slot *k = &keys[i];
+    for (size_t i = 0; !shut_down && i < KEY_WAYS && !present; i++) {
+        key_slot *k = &set[i];
         present = key_matches(k, private_key, curve, bytes, len);
         if (!k->pkey) {
             if (!victim || victim->pkey)

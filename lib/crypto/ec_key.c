@@ -129,11 +129,13 @@ int sgp32_crypto_pkey_from_public(const sgp32_ec_public_key *pub, EVP_PKEY **out
     int rc = pkey_from_params(group, pub->point, NULL, &pkey);
     if (rc != SGP32_OK)
         return rc;
-    /* Full public-key check: on the curve, not the point at infinity, order n. */
+    /* On the curve and not the point at infinity. The order check of the full check (one more
+     * scalar multiplication) adds nothing here: P-256 and brainpoolP256r1 have cofactor 1, so
+     * every point on the curve but infinity has order n. */
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
     if (!ctx)
         rc = SGP32_ERR_CRYPTO;
-    else if (EVP_PKEY_public_check(ctx) != 1)
+    else if (EVP_PKEY_public_check_quick(ctx) != 1)
         rc = SGP32_ERR_CRYPTO_BAD_KEY;
     EVP_PKEY_CTX_free(ctx);
     if (rc != SGP32_OK) {

@@ -34,6 +34,8 @@
 #include "sgp32/text.h"
 #include "../../lib/crypto/crypto_internal.h"
 
+#include <openssl/obj_mac.h>
+
 #define SGP26 SGP32_SPEC_DIR "/sgp26/"
 
 /* ------------------------------------------------------------ helpers */
@@ -1341,6 +1343,28 @@ static void cached_key_still_rejects_wrong_signatures(void **state)
     assert_int_not_equal(sgp32_ecdsa_verify(&wrong_curve, &part, 1, sig), SGP32_OK);
 }
 
+/* Distinct valid P-256 public keys, cheaply: G, 2G, 3G, ... by one point addition each (key
+ * generation would cost a scalar multiplication per key; the cache tests need thousands). */
+static void next_point(sgp32_ec_public_key *out)
+{
+    static EC_GROUP *group;
+    static EC_POINT *point;
+    static BN_CTX *bn;
+    if (!group) {
+        group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+        point = EC_POINT_new(group);
+        bn = BN_CTX_new();
+        assert_non_null(group);
+        assert_non_null(point);
+        assert_int_equal(EC_POINT_copy(point, EC_GROUP_get0_generator(group)), 1);
+    }
+    assert_int_equal(EC_POINT_add(group, point, point, EC_GROUP_get0_generator(group), bn), 1);
+    out->curve = SGP32_CURVE_NIST_P256;
+    assert_int_equal(
+        EC_POINT_point2oct(group, point, POINT_CONVERSION_UNCOMPRESSED, out->point, SGP32_EC_POINT_LEN, bn),
+        SGP32_EC_POINT_LEN);
+}
+
 static void cache_evicts_least_recently_used_and_wipes_private_keys(void **state)
 {
     (void)state;
@@ -1358,20 +1382,30 @@ static void cache_evicts_least_recently_used_and_wipes_private_keys(void **state
     assert_int_equal(sgp32_ecdsa_sign(&priv, &part, 1, sig), SGP32_OK);
     assert_true(sgp32_crypto_cache_holds_bytes(priv.scalar, sizeof(priv.scalar)));
 
-    /* 70 other keys through a 64-entry table: the private key, least recently used, goes first. */
-    enum { OTHERS = 70 };
-    static sgp32_ec_public_key others[OTHERS];
-    for (int i = 0; i < OTHERS; i++) {
-        sgp32_ec_private_key tmp;
-        assert_int_equal(sgp32_ec_generate(SGP32_CURVE_NIST_P256, &tmp, &others[i]), SGP32_OK);
-        assert_int_equal(sgp32_ec_public_validate(&others[i]), SGP32_OK);
+    /* A busy key stays: used between every two new keys, it is always the most recent of its set,
+     * however many others pass through the table (sets of 4, LRU within a set). */
+    enum { BUSY_ROUNDS = 3000, TABLE = 2048 };
+    for (int i = 0; i < BUSY_ROUNDS; i++) {
+        sgp32_ec_public_key other;
+        next_point(&other);
+        assert_int_equal(sgp32_ec_public_validate(&other), SGP32_OK);
+        assert_int_equal(sgp32_ecdsa_sign(&priv, &part, 1, sig), SGP32_OK);
+        assert_true(sgp32_crypto_cache_holds_bytes(priv.scalar, sizeof(priv.scalar)));
     }
     sgp32_crypto_cache_get_stats(&st);
-    assert_int_equal(st.keys, 64);
-    assert_true(st.key_evictions >= evictions + OTHERS + 1 - 64);
-    assert_false(sgp32_crypto_cache_holds_bytes(priv.scalar, sizeof(priv.scalar)));
-    assert_false(sgp32_crypto_cache_holds_bytes(others[0].point, SGP32_EC_POINT_LEN));
-    assert_true(sgp32_crypto_cache_holds_bytes(others[OTHERS - 1].point, SGP32_EC_POINT_LEN));
+    assert_true(st.keys <= TABLE);
+    assert_true(st.key_evictions > evictions); /* 3001 keys do not fit: others went */
+
+    /* Left alone, it is pushed out of its set by the keys that follow (least recently used). */
+    bool evicted = false;
+    for (int i = 0; i < 20 * TABLE && !evicted; i++) {
+        sgp32_ec_public_key other;
+        next_point(&other);
+        assert_int_equal(sgp32_ec_public_validate(&other), SGP32_OK);
+        assert_true(sgp32_crypto_cache_holds_bytes(other.point, SGP32_EC_POINT_LEN)); /* the newest stays */
+        evicted = !sgp32_crypto_cache_holds_bytes(priv.scalar, sizeof(priv.scalar));
+    }
+    assert_true(evicted);
 
     /* Evicted keys still work (rebuilt), and the signature made before still verifies. */
     assert_int_equal(sgp32_ecdsa_verify(&pub, &part, 1, sig), SGP32_OK);
