@@ -8,8 +8,9 @@
  *     /api/v1/...                        fleet REST API (bearer tokens, docs/eim-api.yaml)
  *     GET / and /console                 a static web console over the REST API
  *   SQLite store, the ES9+' leg to SM-DP+s (es9_client.h, TLS always verified), a background
- *   thread that forwards notifications and expires operations, one log line per request,
- *   SIGTERM/SIGINT stop cleanly.
+ *   thread that forwards notifications and expires operations, a push worker (eimd_push.c) that
+ *   POSTs TransferEimPackage to IPAs with a push address (mutual TLS: the eIM's certificate, the
+ *   IPA's verified), one log line per request, SIGTERM/SIGINT stop cleanly.
  *
  * Run `eimd --help` for every config key; docs/eimd.md is the operator guide.
  */
@@ -197,6 +198,7 @@ typedef struct server_ctx {
     const eimd_config *conf;
     sgp32_eim_server srv;
     sgp32_eim_rest_config rest;
+    eimd_push *push; /* NULL: push_interval 0 */
 } server_ctx;
 
 typedef enum route {
@@ -330,6 +332,12 @@ static void esipa_outcome(reply *r, const sgp32_eim_esipa_info *info, const char
     r->operation_id = info->operation_id;
 }
 
+/* A result came in: the eUICC's queue moved on, its next package may be pushed. */
+static bool result_taken(const sgp32_eim_esipa_info *info)
+{
+    return info->operation_id && (info->function_tag == 0xBF50 || info->function_tag == 0xBF3D);
+}
+
 static void esipa_asn1(server_ctx *sc, struct MHD_Connection *c, const char *method, request *rq, reply *r)
 {
     snprintf(r->what, sizeof(r->what), "ESipa asn1");
@@ -363,6 +371,8 @@ static void esipa_asn1(server_ctx *sc, struct MHD_Connection *c, const char *met
     r->status = info.http_status == 204   ? MHD_HTTP_NO_CONTENT
                 : info.http_status == 400 ? MHD_HTTP_BAD_REQUEST
                                           : MHD_HTTP_OK;
+    if (result_taken(&info))
+        eimd_push_signal(sc->push);
     if (r->status != MHD_HTTP_OK)
         sgp32_buf_reset(&r->body);
     r->type = r->status == MHD_HTTP_OK ? ASN1_TYPE : NULL;
@@ -429,6 +439,8 @@ static void esipa_json(server_ctx *sc, struct MHD_Connection *c, const char *url
         r->status = MHD_HTTP_OK;
         r->type = JSON_TYPE;
     }
+    if (result_taken(&info))
+        eimd_push_signal(sc->push);
 }
 
 /* libmicrohttpd must not decode URLs (MHD_OPTION_UNESCAPE_CALLBACK): the core decodes path parameters and
@@ -512,6 +524,9 @@ static void rest(server_ctx *sc, struct MHD_Connection *c, const char *url, cons
     r->www_authenticate = resp.status == MHD_HTTP_UNAUTHORIZED;
     if (resp.status >= 400 && !rc) /* the error code for the log line: {"error":{"code":...}} */
         rest_error_code(&resp.body, r->outcome, sizeof(r->outcome));
+    /* an operation created, a device or its push address registered: push without waiting */
+    if (resp.status < 300 && strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+        eimd_push_signal(sc->push);
     /* hand the body over instead of copying it (a bulk listing can be megabytes) */
     sgp32_buf tmp = r->body;
     r->body = resp.body;
@@ -722,8 +737,10 @@ typedef struct identity {
     sgp32_ci_set cis;
     sgp32_eim_token tokens[EIMD_TOKENS_MAX];
     char *tls_cert_pem, *tls_key_pem;
-    sgp32_buf smdp_ca_der; /* one DER smdp_ca */
-    char smdp_ca_file[64]; /* several: a private temporary PEM bundle, removed at exit */
+    char *push_cert_pem, *push_key_pem; /* NULL: the tls_* ones */
+    sgp32_buf push_ca_pem;              /* empty: the system CAs */
+    sgp32_buf smdp_ca_der;              /* one DER smdp_ca */
+    char smdp_ca_file[64];              /* several: a private temporary PEM bundle, removed at exit */
 } identity;
 
 static int load_cis(const eimd_config *conf, identity *id)
@@ -835,6 +852,28 @@ out:
     return rc;
 }
 
+/* The push client identity and the CAs for the IPAs' listeners (push_*). */
+static int load_push(const eimd_config *conf, identity *id)
+{
+    sgp32_buf_init(&id->push_ca_pem, EIMD_FILE_MAX);
+    if (conf->push_interval <= 0)
+        return SGP32_OK;
+    if (conf->push_client_certificate[0] &&
+        !(id->push_cert_pem = eimd_read_text(conf->push_client_certificate)))
+        return SGP32_ERR_IO;
+    if (conf->push_client_key[0] && !(id->push_key_pem = eimd_read_text(conf->push_client_key)))
+        return SGP32_ERR_IO;
+    if (!conf->push_client_certificate[0] != !conf->push_client_key[0]) {
+        fprintf(stderr, "eimd: push_client_certificate and push_client_key go together\n");
+        return SGP32_ERR_INVALID_ARGUMENT;
+    }
+    size_t count = 0;
+    int rc = SGP32_OK;
+    for (size_t i = 0; !rc && i < conf->push_ca_count; i++)
+        rc = eimd_append_pem_certificates(conf->push_ca[i], &id->push_ca_pem, &count);
+    return rc;
+}
+
 static void free_identity(identity *id)
 {
     sgp32_secure_zero(&id->signing_key, sizeof(id->signing_key));
@@ -844,6 +883,9 @@ static void free_identity(identity *id)
     sgp32_ci_set_free(&id->cis);
     eimd_free_text(id->tls_key_pem);
     free(id->tls_cert_pem);
+    eimd_free_text(id->push_key_pem);
+    free(id->push_cert_pem);
+    sgp32_buf_free(&id->push_ca_pem);
     if (id->smdp_ca_file[0])
         unlink(id->smdp_ca_file);
 }
@@ -983,7 +1025,7 @@ int main(int argc, char **argv)
     int rc = hash_tokens(&conf, &id, (int64_t)time(NULL));
     eimd_config_wipe_secrets(&conf);
     if (rc || load_cis(&conf, &id) || load_signing(&conf, &id) || load_tls(&conf, &id) ||
-        load_smdp_trust(&conf, &id, &leg.trust))
+        load_smdp_trust(&conf, &id, &leg.trust) || load_push(&conf, &id))
         goto out;
     if (!conf.ci_count)
         fprintf(stderr, "eimd: warning: no ci_certificate: eUICC certificates cannot be verified\n");
@@ -1010,6 +1052,7 @@ int main(int argc, char **argv)
         .es9_call = es9_call,
         .es9_ctx = &leg,
         .default_smdp_address = conf.default_smdp_address[0] ? conf.default_smdp_address : NULL,
+        .push_https = conf.push_interval > 0,
     };
     rc = sgp32_eim_server_init(&sc.srv, &sconf);
     if (rc) {
@@ -1045,6 +1088,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "eimd: cannot start the background thread\n");
         goto out;
     }
+    if (conf.push_interval > 0) {
+        eimd_push_config pc = {
+            .srv = &sc.srv,
+            .interval = conf.push_interval,
+            .timeout_ms = conf.push_timeout * 1000,
+            .redeliver_after = conf.push_redeliver,
+            .batch = (size_t)conf.push_batch,
+            .parallel = (size_t)conf.push_parallel,
+            .client_cert_pem = id.push_cert_pem ? id.push_cert_pem : id.tls_cert_pem,
+            .client_key_pem = id.push_key_pem ? id.push_key_pem : id.tls_key_pem,
+            .ca_pem = id.push_ca_pem.len ? (const char *)id.push_ca_pem.data : NULL,
+            .ca_pem_len = id.push_ca_pem.len,
+        };
+        if (eimd_push_start(&pc, &sc.push)) {
+            fprintf(stderr, "eimd: cannot start the push worker\n");
+            goto out;
+        }
+    }
     daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL,
                               handle, &sc, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_HTTPS_MEM_CERT,
                               id.tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY, id.tls_key_pem,
@@ -1072,6 +1133,8 @@ out:
         MHD_stop_daemon(daemon);
     if (listen_fd >= 0)
         close(listen_fd);
+    eimd_push_stop(sc.push); /* after the HTTP threads: nobody signals it any more */
+    sc.push = NULL;
     background_stop(&bg);
     sgp32_eim_sqlite_close(db);
     free_identity(&id);

@@ -1,6 +1,7 @@
 /*
- * eimd internals shared by its files: the configuration (eimd_config.c), file loading and the
- * embedded web console (eimd_console.c). The HTTP host itself is eimd.c.
+ * eimd internals shared by its files: the configuration (eimd_config.c), file loading, the
+ * embedded web console (eimd_console.c) and the push worker (eimd_push.c). The HTTP host itself
+ * is eimd.c.
  */
 #ifndef EIMD_H
 #define EIMD_H
@@ -42,6 +43,11 @@ typedef struct eimd_config {
     size_t smdp_ca_count;
     char default_smdp_address[SGP32_EIM_ADDRESS_MAX + 1];
     long operation_ttl, relay_ttl, forward_interval;
+    /* TransferEimPackage to IPAs with a push address (eimd_push.c); push_interval 0: never */
+    long push_interval, push_timeout, push_redeliver, push_batch, push_parallel;
+    char push_client_certificate[EIMD_PATH_LEN], push_client_key[EIMD_PATH_LEN]; /* "": tls_* */
+    char push_ca[EIMD_LIST_MAX][EIMD_PATH_LEN];
+    size_t push_ca_count;
     int threads;
     size_t max_body;
     char log_level[16];
@@ -64,6 +70,25 @@ char *eimd_read_text(const char *path);
 void eimd_free_text(char *text);
 /* Every certificate of a DER or PEM file appended to pem as PEM text; *count how many. */
 int eimd_append_pem_certificates(const char *path, sgp32_buf *pem, size_t *count);
+
+/* The push worker (eimd_push.c): one thread that pushes the next package of the eUICCs with a push
+ * address, after eimd_push_signal and every interval seconds. */
+typedef struct eimd_push_config {
+    const sgp32_eim_server *srv;
+    long interval;        /* seconds between rounds (and the first backoff step) */
+    long timeout_ms;      /* one push, connection to answer */
+    long redeliver_after; /* seconds before an operation the IPA received is pushed again */
+    size_t batch;         /* eUICCs per round */
+    size_t parallel;      /* pushes in flight */
+    const char *client_cert_pem, *client_key_pem; /* the eIM's TLS client identity (PEM text) */
+    const char *ca_pem;                           /* trusted for the IPAs' certificates; NULL: system */
+    size_t ca_pem_len;
+} eimd_push_config;
+typedef struct eimd_push eimd_push;
+int eimd_push_start(const eimd_push_config *conf, eimd_push **out);
+/* A queue changed: run a round soon (never blocks on a push). NULL: no worker. */
+void eimd_push_signal(eimd_push *p);
+void eimd_push_stop(eimd_push *p);
 
 /* The web console's static files: GET "/", "/console", "/console.js", "/console.css". */
 typedef struct eimd_asset {

@@ -40,6 +40,21 @@ static const struct key_doc {
      "seconds an operation waits for delivery and result before it expires (default 2592000)"},
     {"relay_ttl", "seconds an indirect-download relay session lives (default 1800)"},
     {"forward_interval", "seconds between notification forwarding and expiry runs (default 5)"},
+    {"push_interval",
+     "seconds between push rounds: TransferEimPackage to devices with a pushAddress, also started at "
+     "once when an operation is created or a result arrives (default 30; 0: never push)"},
+    {"push_client_certificate",
+     "TLS client certificate chain (PEM) shown to the IPAs' push listeners (default tls_certificate; "
+     "needs the clientAuth key usage)"},
+    {"push_client_key", "its private key, PEM (default tls_key)"},
+    {"push_ca", "CA certificate (DER or PEM) trusted for the IPAs' push listener certificates "
+                "(repeatable; default: the system CAs). TLS is always verified"},
+    {"push_timeout", "seconds one push may take, connection to answer (default 60)"},
+    {"push_redeliver",
+     "seconds before an operation an IPA answered eimPackageReceived for is pushed again while its "
+     "result is awaited (default 600)"},
+    {"push_batch", "devices per push round (default 100)"},
+    {"push_parallel", "pushes in flight at once (default 8; one per device at most)"},
     {"threads", "HTTP worker threads (default: the number of CPUs)"},
     {"max_body", "largest ESipa request body in bytes (default 1048576; REST bodies up to 8 MiB)"},
     {"log_level", "error, warn, info, debug or trace (default info)"},
@@ -77,6 +92,11 @@ void eimd_config_defaults(eimd_config *c)
     c->operation_ttl = 2592000;
     c->relay_ttl = 1800;
     c->forward_interval = 5;
+    c->push_interval = 30;
+    c->push_timeout = 60;
+    c->push_redeliver = 600;
+    c->push_batch = 100;
+    c->push_parallel = 8;
     c->max_body = 1 << 20;
     snprintf(c->log_level, sizeof(c->log_level), "info");
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -214,6 +234,25 @@ static int config_set(eimd_config *c, const char *key, const char *value)
         return number(value, key, 10, 7 * 86400, &n) ? -1 : (c->relay_ttl = n, 0);
     if (!strcmp(key, "forward_interval"))
         return number(value, key, 1, 3600, &n) ? -1 : (c->forward_interval = n, 0);
+    if (!strcmp(key, "push_interval"))
+        return number(value, key, 0, 86400, &n) ? -1 : (c->push_interval = n, 0);
+    if (!strcmp(key, "push_client_certificate"))
+        return COPY(c->push_client_certificate);
+    if (!strcmp(key, "push_client_key"))
+        return COPY(c->push_client_key);
+    if (!strcmp(key, "push_ca")) {
+        if (c->push_ca_count == EIMD_LIST_MAX)
+            return fprintf(stderr, "eimd: too many push_ca\n"), -1;
+        return COPY(c->push_ca[c->push_ca_count++]);
+    }
+    if (!strcmp(key, "push_timeout"))
+        return number(value, key, 1, 600, &n) ? -1 : (c->push_timeout = n, 0);
+    if (!strcmp(key, "push_redeliver"))
+        return number(value, key, 1, 7 * 86400, &n) ? -1 : (c->push_redeliver = n, 0);
+    if (!strcmp(key, "push_batch"))
+        return number(value, key, 1, 100000, &n) ? -1 : (c->push_batch = n, 0);
+    if (!strcmp(key, "push_parallel"))
+        return number(value, key, 1, 256, &n) ? -1 : (c->push_parallel = n, 0);
     if (!strcmp(key, "threads"))
         return number(value, key, 1, 256, &n) ? -1 : (c->threads = (int)n, 0);
     if (!strcmp(key, "max_body"))

@@ -5,9 +5,12 @@
  * lib/transport: APDUs to the card (euicc-sim socket, PC/SC, AT+CSIM), ESipa to the eIM over
  * HTTPS (ASN.1 or JSON binding, one session per procedure), ES9+ to the SM-DP+ (direct
  * download), the state blob to a file written atomically (write, fsync, rename, fsync dir).
+ * With push_listen, packages the eIM pushes (TransferEimPackage, mutual TLS: ipad_push.c) are
+ * fed to the core at its next idle or backoff point, and its PUSH_RESPONSE is the HTTP answer.
  *
  *   ipad -c /etc/ipad.conf --once   one poll cycle: boot, poll until no package, notifications
- *   ipad -c /etc/ipad.conf          daemon: poll every poll_interval, backoff, SIGTERM/SIGINT
+ *   ipad -c /etc/ipad.conf          daemon: poll every poll_interval, take pushes, backoff,
+ *                                   SIGTERM/SIGINT
  *
  * Exit status: 0 idle (--once) or clean stop, 1 a procedure failed (--once; results stay pending),
  * 2 usage / config error, 3 setup error (card, state file).
@@ -25,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ipad_push.h"
 #include "sgp32/apdu_transport.h"
 #include "sgp32/asn1.h"
 #include "sgp32/es9_client.h"
@@ -34,6 +38,7 @@
 #include "sgp32/text.h"
 
 enum { EXIT_PROCEDURE = 1, EXIT_USAGE = 2, EXIT_SETUP = 3 };
+enum { IPAD_CA_MAX = 8 };
 
 static const sgp32_log_context app_log = {.component = "ipad"};
 
@@ -57,6 +62,11 @@ typedef struct ipad_config {
     int http_timeout_ms;
     int card_timeout_ms;
     int log_level;
+    char push_listen[264]; /* "": no push listener */
+    char push_tls_certificate[512], push_tls_key[512];
+    char push_client_ca[IPAD_CA_MAX][512];
+    size_t push_client_ca_count;
+    uint32_t push_timeout_s;
 } ipad_config;
 
 static void usage(FILE *out, const char *prog)
@@ -94,6 +104,18 @@ static void usage(FILE *out, const char *prog)
             "  http_timeout_ms = MS        per HTTP request (default 30000)\n"
             "  card_timeout_ms = MS        per APDU (default 30000)\n"
             "  log_level = LEVEL           error, warn, info (default), debug, trace\n"
+            "  push_listen = HOST:PORT     take pushed eIM packages (TransferEimPackage) over HTTPS\n"
+            "                              on this address ([IPv6]:PORT; port 0: any free one);\n"
+            "                              off by default; daemon only; announces inject_https\n"
+            "  push_tls_certificate = FILE the listener's certificate chain, PEM (required with\n"
+            "                              push_listen; its name is what the eIM's pushAddress uses)\n"
+            "  push_tls_key = FILE         its private key, PEM (required with push_listen)\n"
+            "  push_client_ca = FILE       PEM CA certificates whose client certificates (clientAuth)\n"
+            "                              may push; repeatable; required with push_listen: mutual\n"
+            "                              TLS, a pusher without such a certificate is refused in the\n"
+            "                              TLS handshake\n"
+            "  push_timeout = SECONDS      how long a push waits for the IPA to take and answer it\n"
+            "                              before 503 (busy) or 504 (default 30)\n"
             "\n"
             "Exit status: 0 idle / clean stop, 1 a procedure failed (--once), 2 usage or config\n"
             "error, 3 setup error (card, state file).\n",
@@ -209,6 +231,24 @@ static int config_set(ipad_config *c, const char *key, const char *v)
         if (parse_uint(v, &x) || x > 3600000)
             return -1;
         *(!strcmp(key, "http_timeout_ms") ? &c->http_timeout_ms : &c->card_timeout_ms) = (int)x;
+        return 0;
+    }
+    if (!strcmp(key, "push_listen"))
+        return set_string(c->push_listen, sizeof(c->push_listen), v);
+    if (!strcmp(key, "push_tls_certificate"))
+        return set_string(c->push_tls_certificate, sizeof(c->push_tls_certificate), v);
+    if (!strcmp(key, "push_tls_key"))
+        return set_string(c->push_tls_key, sizeof(c->push_tls_key), v);
+    if (!strcmp(key, "push_client_ca")) {
+        if (c->push_client_ca_count == IPAD_CA_MAX)
+            return -1;
+        return set_string(c->push_client_ca[c->push_client_ca_count++], sizeof(c->push_client_ca[0]), v);
+    }
+    if (!strcmp(key, "push_timeout")) {
+        uint32_t x;
+        if (parse_uint(v, &x) || x == 0 || x > 3600)
+            return -1;
+        c->push_timeout_s = x;
         return 0;
     }
     if (!strcmp(key, "log_level")) {
@@ -390,6 +430,7 @@ typedef struct ipad {
     char es9_address[256];
     sgp32_buf pin;
     sgp32_buf apdu_rsp, response, es9_req, atr;
+    ipad_push *push;    /* NULL: no push listener */
     unsigned procedure; /* counts procedures (session open .. close) */
     uint64_t http_sent, http_received;
     char last_transport_error[320];
@@ -577,6 +618,70 @@ static void do_reset(ipad *d, sgp32_ipa_event *ev)
     ev->data = sgp32_buf_bytes(&d->atr);
 }
 
+/* A whole PEM file as NUL-terminated text for libmicrohttpd, appended to out. */
+static int append_pem(const char *path, const char *what, sgp32_buf *out, const char *prog)
+{
+    sgp32_buf raw;
+    int rc = read_file(path, &raw, 1 << 20);
+    if (rc) {
+        fprintf(stderr, "%s: cannot read %s %s\n", prog, what, path);
+        return -1;
+    }
+    if (!memmem(raw.data, raw.len, "-----BEGIN ", 11)) {
+        fprintf(stderr, "%s: %s %s is not PEM\n", prog, what, path);
+        rc = SGP32_ERR_BAD_TEXT;
+    }
+    if (!rc && out->len && out->data[out->len - 1] == 0)
+        out->len--; /* join: one NUL at the very end */
+    if (!rc)
+        rc = sgp32_buf_append(out, raw.data, raw.len);
+    if (!rc)
+        rc = sgp32_buf_append_byte(out, '\n');
+    if (!rc)
+        rc = sgp32_buf_append_byte(out, 0);
+    explicit_bzero(raw.data, raw.len);
+    sgp32_buf_free(&raw);
+    return rc ? -1 : 0;
+}
+
+static int start_push_listener(ipad *d, const char *prog)
+{
+    sgp32_buf cert, key, ca;
+    sgp32_buf_init(&cert, 1 << 20);
+    sgp32_buf_init(&key, 1 << 20);
+    sgp32_buf_init(&ca, 1 << 20);
+    int rc = append_pem(d->cfg.push_tls_certificate, "push_tls_certificate", &cert, prog);
+    if (!rc)
+        rc = append_pem(d->cfg.push_tls_key, "push_tls_key", &key, prog);
+    for (size_t i = 0; !rc && i < d->cfg.push_client_ca_count; i++)
+        rc = append_pem(d->cfg.push_client_ca[i], "push_client_ca", &ca, prog);
+    unsigned port = 0;
+    if (!rc) {
+        ipad_push_config pc = {
+            .listen = d->cfg.push_listen,
+            .cert_pem = (const char *)cert.data,
+            .key_pem = (const char *)key.data,
+            .client_ca_pem = (const char *)ca.data,
+            .timeout_ms = (int)(d->cfg.push_timeout_s ? d->cfg.push_timeout_s : 30) * 1000,
+        };
+        rc = ipad_push_start(&pc, &d->push, &port);
+    }
+    if (!rc) {
+        printf("ipad: push listener on port %u\n", port);
+        fflush(stdout);
+        sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log,
+                  "push listener on %s (port %u), client certificates from %zu CA file(s)",
+                  d->cfg.push_listen, port, d->cfg.push_client_ca_count);
+    }
+    /* libmicrohttpd has its own copies of what it needs by now */
+    if (key.data)
+        explicit_bzero(key.data, key.len);
+    sgp32_buf_free(&cert);
+    sgp32_buf_free(&key);
+    sgp32_buf_free(&ca);
+    return rc;
+}
+
 static void log_summary(const ipad *d, const char *what)
 {
     const sgp32_ipa_stats *s = sgp32_ipa_get_stats(d->ipa);
@@ -586,6 +691,36 @@ static void log_summary(const ipad *d, const char *what)
               what, s->packages, s->results_acknowledged, s->notifications_delivered, s->downloads_installed,
               s->downloads_failed, s->failures, (unsigned long long)d->http_sent,
               (unsigned long long)d->http_received);
+}
+
+/* Sleep up to seconds; a push that arrives meanwhile goes to the core (the loop thread is its only
+ * caller). 1: a push was taken (step the core with NONE), 0: the time is up, -1: stop. */
+static int wait_or_push(ipad *d, int64_t seconds)
+{
+    if (!d->push)
+        return sleep_s(seconds) ? 0 : -1;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t left = seconds - (int64_t)(now.tv_sec - start.tv_sec);
+        if (left <= 0)
+            return 0;
+        if (!ipad_push_wait(d->push, left, &stop_requested))
+            return stop_requested ? -1 : 0;
+        const sgp32_buf *request = ipad_push_take(d->push);
+        if (!request)
+            continue; /* the pusher gave up just now */
+        int rc = sgp32_ipa_start_push(d->ipa, request->data, request->len);
+        if (rc == SGP32_OK) {
+            sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log, "pushed eIM package taken (%zu bytes)",
+                      request->len);
+            return 1;
+        }
+        sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &app_log, "pushed eIM package refused: %s",
+                  sgp32_err_str(rc));
+        ipad_push_refuse(d->push, rc == SGP32_ERR_STATE ? 503 : rc == SGP32_ERR_CAPACITY ? 413 : 400);
+    }
 }
 
 static int run(ipad *d, bool once)
@@ -623,8 +758,11 @@ static int run(ipad *d, bool once)
             ev.data = (sgp32_bytes){NULL, 0};
             break;
         case SGP32_IPA_ACT_PUSH_RESPONSE:
-            sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &app_log,
-                      "push response dropped (ipad has no push listener)");
+            if (d->push)
+                ipad_push_answer(d->push, act.data.data, act.data.len);
+            else
+                sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &app_log,
+                          "push response dropped (ipad has no push listener)");
             break;
         case SGP32_IPA_ACT_SAVE_STATE:
             if (write_atomic(d->cfg.state_file, act.data.data, act.data.len) != 0) {
@@ -651,9 +789,10 @@ static int run(ipad *d, bool once)
                       s->last_error ? sgp32_err_str(s->last_error) : "error",
                       (long long)(left > 0 ? left : 0));
             d->last_transport_error[0] = 0;
-            if (left > 0 && !sleep_s(left))
+            int w = left > 0 ? wait_or_push(d, left) : 0;
+            if (w < 0)
                 return 0;
-            ev.type = SGP32_IPA_EV_TIMER;
+            ev.type = w ? SGP32_IPA_EV_NONE : SGP32_IPA_EV_TIMER; /* a push runs before the retry */
             ev.now = now_s();
             break;
         }
@@ -666,9 +805,11 @@ static int run(ipad *d, bool once)
             int64_t left = act.until ? act.until - now_s() : (int64_t)d->cfg.poll_interval_s;
             sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log, "idle: next poll in %lld s",
                       (long long)(left > 0 ? left : 0));
-            if (left > 0 && !sleep_s(left))
+            int w = left > 0 ? wait_or_push(d, left) : 0;
+            if (w < 0)
                 return 0;
-            sgp32_ipa_start_poll(d->ipa);
+            if (!w)
+                sgp32_ipa_start_poll(d->ipa);
             ev.now = now_s();
             break;
         }
@@ -725,6 +866,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: backoff_base must be > 0 and <= backoff_max\n", prog);
         return EXIT_USAGE;
     }
+    bool push = d.cfg.push_listen[0] && !once;
+    if (d.cfg.push_listen[0] &&
+        (!d.cfg.push_tls_certificate[0] || !d.cfg.push_tls_key[0] || !d.cfg.push_client_ca_count)) {
+        fprintf(stderr,
+                "%s: push_listen needs push_tls_certificate, push_tls_key and push_client_ca (mutual TLS: "
+                "only the eIM may push)\n",
+                prog);
+        return EXIT_USAGE;
+    }
+    if (push)
+        d.cfg.protocols |= SGP32_IPA_PROTOCOL_INJECT_HTTPS; /* IpaCapabilities: ipaInjectHttps */
     sgp32_log_set_level_all((sgp32_log_level)d.cfg.log_level);
     if (d.cfg.insecure)
         sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &app_log,
@@ -808,8 +960,15 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (d.cfg.push_listen[0] && once)
+        sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log, "--once: push_listen not started");
+    if (push && start_push_listener(&d, prog) != 0)
+        goto out;
+
     status = run(&d, once);
 out:
+    ipad_push_stop(d.push); /* before the core goes: its handlers wait on the loop */
+    d.push = NULL;
     close_sessions(&d);
     sgp32_apdu_transport_destroy(d.card);
     sgp32_ipa_free(d.ipa);

@@ -14,8 +14,11 @@
  *
  * An operation is one eIM package for one eUICC (docs/eimd.md):
  *
- *   queued --GetEimPackage--> delivered --verified result--> done (every action ok) / failed
+ *   queued --GetEimPackage / TransferEimPackage--> delivered --verified result--> done / failed
  *   queued/delivered --cancel (REST)--> cancelled      queued/delivered --expiry--> expired
+ *
+ * Pull (the IPA polls, GetEimPackage) and push (the host POSTs TransferEimPackage to the IPA's
+ * push address) hand out the same queue the same way (lib/eim/eim_delivery.c).
  *
  * At-least-once delivery with exactly-once effect: a PSMO/eCO package is signed once, at its
  * first delivery, with the next counterValue of the eUICC; until a result arrives every
@@ -41,6 +44,7 @@ enum {
     SGP32_EIM_PROFILE_UPDATES_MAX = 32,
     SGP32_EIM_OPERATION_JSON_MAX = 16 << 10, /* one operation as the API accepted it */
     SGP32_EIM_REST_BODY_MAX = 8 << 20,       /* a bulk create of 10,000+ EIDs fits */
+    SGP32_EIM_PUSH_ACKS_MAX = 32,            /* seqNumbers one push answer can free */
 };
 
 /* ------------------------------------------------------------------ records */
@@ -84,7 +88,10 @@ typedef struct sgp32_eim_euicc {
     uint8_t rplmn[3];              /* last rPLMN reported */
     bool has_rplmn;
     int64_t state_change_cause; /* last stateChangeCause reported, -1 none */
-    int64_t version;            /* optimistic concurrency: euicc_update compares and bumps it */
+    /* Where the eIM pushes packages (TransferEimPackage), host:port of the IPA's HTTPS listener;
+     * "": the IPA does not accept injection, it polls. */
+    char push_address[SGP32_EIM_ADDRESS_MAX + 1];
+    int64_t version; /* optimistic concurrency: euicc_update compares and bumps it */
 } sgp32_eim_euicc;
 
 void sgp32_eim_euicc_init(sgp32_eim_euicc *e);
@@ -213,6 +220,10 @@ typedef struct sgp32_eim_store {
     int (*euicc_counter_next)(void *ctx, const char *eid, int64_t *value);
     int (*euicc_list)(void *ctx, const char *after_eid, size_t limit,
                       int (*fn)(void *arg, const sgp32_eim_euicc *e), void *arg);
+    /* Optional (NULL: nobody is pushed to): the EIDs after after_eid, in order, at most limit, of
+     * the eUICCs that have a push_address and an open (queued or delivered) operation. */
+    int (*euicc_push_candidates)(void *ctx, const char *after_eid, size_t limit,
+                                 int (*fn)(void *arg, const char *eid), void *arg);
     /* profiles (the eIM's belief, from results and notifications) */
     int (*profile_put)(void *ctx, const char *eid, const sgp32_eim_profile *p); /* insert or replace */
     int (*profile_delete)(void *ctx, const char *eid, const char *iccid);
@@ -419,6 +430,9 @@ typedef struct sgp32_eim_server_config {
     const char *const *smdp_allowed;
     size_t smdp_allowed_count;
     bool accept_unsigned_results_insecure_for_tests; /* never in production */
+    /* The host pushes packages (TransferEimPackage over HTTPS): EimConfigurationData announces
+     * eimInjectHttps beside eimRetrieveHttps. */
+    bool push_https;
 } sgp32_eim_server_config;
 
 typedef struct sgp32_eim_server {
@@ -455,6 +469,11 @@ typedef struct sgp32_eim_esipa_info {
     int64_t operation_id;               /* 0 none */
     char outcome[192];                  /* "package delivered", "no package", "result verified" ... */
     int http_status;                    /* 200, 204 (HandleNotification) or 400 (not ESipa) */
+    /* TransferEimPackage answers only: the seqNumbers the eUICC may now delete. A push answer has
+     * no way back to the IPA: push them (sgp32_eim_transfer_eim_acknowledgements), or they are
+     * acknowledged again when the IPA reports them by ProvideEimPackageResult. */
+    int64_t acknowledge[SGP32_EIM_PUSH_ACKS_MAX];
+    size_t acknowledge_count;
 } sgp32_eim_esipa_info;
 
 /* ASN.1 binding: one EsipaMessageFromIpaToEim in, the EsipaMessageFromEimToIpa out (empty with
@@ -486,6 +505,35 @@ int sgp32_eim_get_bound_profile_package(const sgp32_eim_server *srv,
                                         sgp32_buf *out, sgp32_eim_esipa_info *info);
 int sgp32_eim_cancel_session(const sgp32_eim_server *srv, const sgp32_cancel_session_request_esipa *req,
                              sgp32_buf *out, sgp32_eim_esipa_info *info);
+
+/*
+ * ESipa.TransferEimPackage, the push (SGP.32 §5.14.4, §3.1.1.2; esipa_transfer_eim_package.c):
+ * the eIM is the HTTP client and POSTs to the IPA's push address; the host moves the bytes.
+ *
+ * prepare: TransferEimPackageRequest BF4E {package} for the eUICC's next package into request,
+ * chosen as GetEimPackage chooses it (the same queue, the same bytes: a pushed operation that is
+ * then polled is redelivered, not signed again); *operation_id the operation it serves.
+ * SGP32_ERR_NOT_FOUND when no operation is open or the EID is unknown.
+ *
+ * response: the IPA's answer (the HTTP body), eid the eUICC pushed to:
+ *   EPR / ePRAndNotifications / IpaEuiccDataResponse: taken in as ProvideEimPackageResult takes
+ *     them (verified, deduplicated, recorded); info->acknowledge lists what the eUICC may delete;
+ *   eimPackageReceived: the IPA runs the package, its result follows by ProvideEimPackageResult
+ *     (the operation stays delivered);
+ *   eimPackageError: the operation at the head of the queue (the one pushed) fails with the
+ *     error's name.
+ * An answer that does not decode is refused (SGP32_ERR_ASN1_*, nothing recorded); a result
+ * whose signature does not verify is refused as ProvideEimPackageResult refuses it
+ * (SGP32_ERR_CRYPTO_BAD_SIGNATURE, SGP32_ERR_NOT_FOUND without a certificate). Either way the
+ * operation stays open and is delivered again.
+ */
+int sgp32_eim_transfer_eim_package_prepare(const sgp32_eim_server *srv, const char *eid, sgp32_buf *request,
+                                           int64_t *operation_id);
+int sgp32_eim_transfer_eim_package_response(const sgp32_eim_server *srv, const char *eid, const uint8_t *der,
+                                            size_t len, sgp32_eim_esipa_info *info);
+/* TransferEimPackageRequest BF4E {BF53 eimAcknowledgements {80 seq ...}}: frees results a push
+ * answer carried (1..SGP32_EIM_PUSH_ACKS_MAX seqNumbers). The IPA answers eimPackageReceived. */
+int sgp32_eim_transfer_eim_acknowledgements(const int64_t *seq, size_t count, sgp32_buf *request);
 
 /* Forward due notifications of the outbox to their SM-DP+ (ES9+ handleNotification through
  * es9_call), with backoff on failure; at most max items. *forwarded (optional) counts successes. */

@@ -56,6 +56,15 @@ void eim_notification_from(const sgp32_sgp32_pending_notification *p, eim_notifi
 int eim_take_notification(const sgp32_eim_server *srv, const char *eid, const eim_notification *n,
                           eim_acks *acks);
 
+/* The next package of euicc's queue as its own TLV (BF51 / BF52 / BF54), appended to out, for
+ * GetEimPackage and TransferEimPackage alike (eim_delivery.c): the oldest open operation; a
+ * queued PSMO/eCO is signed with the next counter and becomes delivered, a delivered one is sent
+ * again byte for byte; CERT.EUICC or a lost result is asked for first when needed. euicc->counter
+ * follows the counter used. info->operation_id and info->outcome say what was chosen.
+ * SGP32_ERR_NOT_FOUND (nothing appended) when no operation is open. */
+int eim_delivery_next(const sgp32_eim_server *srv, sgp32_eim_euicc *euicc, sgp32_buf *out,
+                      sgp32_eim_esipa_info *info);
+
 /* Take the content of ProvideEimPackageResult (also when HandleNotification carries one). */
 int eim_take_eim_package_result(const sgp32_eim_server *srv, const sgp32_eim_euicc *euicc,
                                 const sgp32_eim_package_result *result, eim_acks *acks,

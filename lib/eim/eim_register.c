@@ -76,6 +76,8 @@ int sgp32_eim_configuration_data_encode(const sgp32_eim_server *srv, const sgp32
     }
     c.has_eim_supported_protocol = true;
     c.eim_supported_protocol = 1u << 0; /* eimRetrieveHttps */
+    if (srv->config.push_https)
+        c.eim_supported_protocol |= 1u << 2; /* eimInjectHttps */
     c.indirect_profile_download = srv->config.es9_call != NULL;
     rc = sgp32_asn1_encode(&sgp32_type_eim_configuration_data, &c, out);
 out:

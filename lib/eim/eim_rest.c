@@ -595,6 +595,7 @@ static const rest_route routes[] = {
     {"devices/{}/profiles", "GET", SGP32_EIM_ROLE_READ_ONLY, sgp32_eim_rest_device_profiles},
     {"devices/{}/eim-configuration", "GET", SGP32_EIM_ROLE_READ_ONLY,
      sgp32_eim_rest_device_eim_configuration},
+    {"devices/{}/push-address", "POST", SGP32_EIM_ROLE_OPERATOR, sgp32_eim_rest_device_push_address},
     {"operations", "GET", SGP32_EIM_ROLE_READ_ONLY, sgp32_eim_rest_operations_list},
     {"operations", "POST", SGP32_EIM_ROLE_OPERATOR, sgp32_eim_rest_operations_create},
     {"operations/{}", "GET", SGP32_EIM_ROLE_READ_ONLY, sgp32_eim_rest_operation_get},

@@ -1,8 +1,9 @@
 /*
  * REST API v1, devices (docs/eim-api.yaml): list (keyset on the EID), register one (certificates
  * verified by sgp32_eim_register), import many in one store transaction (all or nothing), read one,
- * its profiles as the eIM believes them, and the association blobs a factory writes into it
- * (EimConfigurationData, AddInitialEim).
+ * its profiles as the eIM believes them, the association blobs a factory writes into it
+ * (EimConfigurationData, AddInitialEim), and where the eIM pushes packages to it (pushAddress:
+ * the IPA's HTTPS listener for TransferEimPackage, "" when it only polls).
  *
  * The import verifies every certificate chain before the transaction starts (the store forbids
  * crypto inside one: it would hold the database for the whole batch), then inserts and audits each
@@ -39,7 +40,8 @@ static json_t *device_json(const sgp32_eim_euicc *e)
             o, "rplmn", e->has_rplmn ? sgp32_eim_rest_hex_value(e->rplmn, sizeof(e->rplmn)) : json_null()) &&
         sgp32_eim_rest_set(o, "stateChangeCause",
                            e->state_change_cause >= 0 ? json_integer(e->state_change_cause) : json_null()) &&
-        sgp32_eim_rest_set(o, "hasCertificate", json_boolean(e->euicc_certificate.len > 0));
+        sgp32_eim_rest_set(o, "hasCertificate", json_boolean(e->euicc_certificate.len > 0)) &&
+        sgp32_eim_rest_set(o, "pushAddress", e->push_address[0] ? json_string(e->push_address) : json_null());
     if (!ok) {
         json_decref(o);
         return NULL;
@@ -127,7 +129,61 @@ void sgp32_eim_rest_devices_list(eim_rest_ctx *c)
 /* ------------------------------------------------------------------ POST /devices, /devices/import */
 
 static const char *const device_fields[] = {
-    "eid", "label", "euiccCertificate", "eumCertificate", "associationToken", "counterValue", NULL};
+    "eid",         "label", "euiccCertificate", "eumCertificate", "associationToken", "counterValue",
+    "pushAddress", NULL};
+
+/* host[:port]: a DNS name or IPv4 address, or [IPv6]; no scheme, path or user part. The eIM
+ * connects there with TLS and checks the name against the IPA's certificate. */
+static bool push_address_ok(const char *a)
+{
+    const char *host_end;
+    if (*a == '[') {
+        host_end = strchr(a, ']');
+        if (!host_end || host_end == a + 1)
+            return false;
+        for (const char *p = a + 1; p < host_end; p++)
+            if (!strchr("0123456789abcdefABCDEF:.", *p))
+                return false;
+        host_end++;
+    } else {
+        host_end = a + strcspn(a, ":");
+        if (host_end == a || *a == '-' || *a == '.')
+            return false;
+        for (const char *p = a; p < host_end; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                  *p == '-' || *p == '.'))
+                return false;
+    }
+    if (!*host_end)
+        return true;
+    if (*host_end != ':' || !host_end[1] || strlen(host_end + 1) > 5)
+        return false;
+    long port = 0;
+    for (const char *p = host_end + 1; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        port = port * 10 + (*p - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
+/* The optional pushAddress member ("" clears it) into out; false after the 400. */
+static bool push_address_field(eim_rest_ctx *c, json_t *object, const char *path, bool required,
+                               char out[SGP32_EIM_ADDRESS_MAX + 1])
+{
+    char field[192];
+    bool present = false;
+    if (!sgp32_eim_rest_string(c, object, path, "pushAddress", required, 0, SGP32_EIM_ADDRESS_MAX, out,
+                               &present))
+        return false;
+    if (present && *out && !push_address_ok(out)) {
+        sgp32_eim_rest_field_path(field, sizeof(field), path, "pushAddress");
+        return sgp32_eim_rest_fail(c, 400, "invalid_field",
+                                   "%s: must be host[:port] (a DNS name, IPv4 or [IPv6] address), or \"\"",
+                                   field);
+    }
+    return true;
+}
 
 /* One device object of a request into e (initialised by the caller); path names it in errors. */
 static bool device_parse(eim_rest_ctx *c, json_t *object, const char *path, sgp32_eim_euicc *e)
@@ -150,7 +206,8 @@ static bool device_parse(eim_rest_ctx *c, json_t *object, const char *path, sgp3
         !sgp32_eim_rest_integer(c, object, path, "associationToken", false, 0, INT64_MAX, &e->token,
                                 &has_token) ||
         !sgp32_eim_rest_base64(c, object, path, "euiccCertificate", &e->euicc_certificate) ||
-        !sgp32_eim_rest_base64(c, object, path, "eumCertificate", &e->eum_certificate))
+        !sgp32_eim_rest_base64(c, object, path, "eumCertificate", &e->eum_certificate) ||
+        !push_address_field(c, object, path, false, e->push_address))
         return false;
     e->has_token = has_token;
     if ((e->euicc_certificate.len > 0) != (e->eum_certificate.len > 0)) {
@@ -356,6 +413,50 @@ void sgp32_eim_rest_device_get(eim_rest_ctx *c)
     eim_rest_query q = {.known = (const char *const[]){NULL}};
     if (sgp32_eim_rest_query_parse(c, &q) && device_load(c, &e))
         sgp32_eim_rest_reply(c, 200, device_json(&e));
+    sgp32_eim_euicc_free(&e);
+}
+
+/* ------------------------------------------------------------------ POST /devices/{eid}/push-address */
+
+enum { UPDATE_ATTEMPTS = 4 }; /* the record also changes when certificates are learned */
+
+void sgp32_eim_rest_device_push_address(eim_rest_ctx *c)
+{
+    static const char *const fields[] = {"pushAddress", NULL};
+    sgp32_eim_euicc e;
+    sgp32_eim_euicc_init(&e);
+    char address[SGP32_EIM_ADDRESS_MAX + 1] = "";
+    json_t *root = sgp32_eim_rest_body(c);
+    if (!root || !sgp32_eim_rest_known_fields(c, root, "", fields) ||
+        !push_address_field(c, root, "", true, address))
+        goto out;
+    int rc = SGP32_ERR_STATE;
+    for (int attempt = 0; rc == SGP32_ERR_STATE && attempt < UPDATE_ATTEMPTS; attempt++) {
+        if (!device_load(c, &e))
+            goto out;
+        snprintf(e.push_address, sizeof(e.push_address), "%s", address);
+        rc = c->store->euicc_update(c->store->ctx, &e);
+    }
+    if (rc == SGP32_ERR_NOT_FOUND) {
+        sgp32_eim_rest_fail(c, 404, "device_not_found", "no device %s", e.eid);
+        goto out;
+    }
+    if (rc == SGP32_ERR_STATE) {
+        sgp32_eim_rest_fail(c, 409, "conflict", "device %s kept changing; try again", e.eid);
+        goto out;
+    }
+    if (rc) {
+        sgp32_eim_rest_internal(c, rc, "updating the device");
+        goto out;
+    }
+    json_t *detail = json_pack("{s:s}", "pushAddress", address);
+    char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    sgp32_eim_audit(c->srv, c->caller.name, "device.push_address", e.eid, 0, text);
+    free(text);
+    json_decref(detail);
+    sgp32_eim_rest_reply(c, 200, device_json(&e));
+out:
+    json_decref(root);
     sgp32_eim_euicc_free(&e);
 }
 

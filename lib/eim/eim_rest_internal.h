@@ -108,6 +108,7 @@ void sgp32_eim_rest_devices_import(eim_rest_ctx *c);
 void sgp32_eim_rest_device_get(eim_rest_ctx *c);
 void sgp32_eim_rest_device_profiles(eim_rest_ctx *c);
 void sgp32_eim_rest_device_eim_configuration(eim_rest_ctx *c);
+void sgp32_eim_rest_device_push_address(eim_rest_ctx *c);
 void sgp32_eim_rest_operations_list(eim_rest_ctx *c);
 void sgp32_eim_rest_operations_create(eim_rest_ctx *c);
 void sgp32_eim_rest_operation_get(eim_rest_ctx *c);

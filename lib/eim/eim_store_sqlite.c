@@ -19,7 +19,8 @@
  * makes the whole transaction roll back.
  *
  * Versioned rows (euicc, operation) are updated by compare-and-set on their version column.
- * Schema version 1 (PRAGMA user_version); a newer file is refused with SGP32_ERR_STORE_VERSION.
+ * Schema version 2 (PRAGMA user_version): a new file gets it whole, a version 1 file is migrated in
+ * place (version 2 added euicc.push_address); a newer file is refused with SGP32_ERR_STORE_VERSION.
  */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -33,7 +34,7 @@
 #include "sgp32/log.h"
 
 enum {
-    SCHEMA_VERSION = 1,
+    SCHEMA_VERSION = 2,
     LIST_DEFAULT_LIMIT = 100,
     BUSY_TIMEOUT_MS = 5000,
     BUSY_RETRIES = 3, /* SQLITE_BUSY the busy handler does not cover (WAL recovery) */
@@ -47,6 +48,7 @@ enum {
     ST_EUICC_TOUCH,
     ST_EUICC_COUNTER,
     ST_EUICC_LIST,
+    ST_EUICC_PUSH,
     ST_PROFILE_PUT,
     ST_PROFILE_DELETE,
     ST_PROFILE_DELETE_ALL,
@@ -86,7 +88,7 @@ enum {
 
 #define EUICC_COLUMNS                                                                                        \
     "eid, label, euicc_certificate, eum_certificate, euicc_info1, counter, has_token, token, associated, "   \
-    "registered, last_seen, rplmn, state_change_cause, version"
+    "registered, last_seen, rplmn, state_change_cause, push_address, version"
 
 #define PROFILE_COLUMNS "iccid, state, profile_class, name, service_provider, fallback, updated"
 
@@ -103,20 +105,26 @@ enum {
 
 static const char *const sql[ST_COUNT] = {
     [ST_EUICC_INSERT] = "INSERT INTO euicc (" EUICC_COLUMNS
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1)",
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)",
     [ST_EUICC_GET] = "SELECT " EUICC_COLUMNS " FROM euicc WHERE eid = ?1",
     /* counter never goes down and last_seen never back: counter_next and touch do not bump the
      * version (they are the cheap paths), so a record read before them must not undo them */
     [ST_EUICC_UPDATE] = "UPDATE euicc SET label = ?2, euicc_certificate = ?3, eum_certificate = ?4, "
                         "euicc_info1 = ?5, counter = max(counter, ?6), has_token = ?7, token = ?8, "
                         "associated = ?9, registered = ?10, last_seen = max(last_seen, ?11), rplmn = ?12, "
-                        "state_change_cause = ?13, version = version + 1 WHERE eid = ?1 AND version = ?14",
+                        "state_change_cause = ?13, push_address = ?14, version = version + 1 "
+                        "WHERE eid = ?1 AND version = ?15",
     [ST_EUICC_EXISTS] = "SELECT 1 FROM euicc WHERE eid = ?1",
     [ST_EUICC_TOUCH] = "UPDATE euicc SET last_seen = ?2, rplmn = coalesce(?3, rplmn), "
                        "state_change_cause = CASE WHEN ?4 >= 0 THEN ?4 ELSE state_change_cause END "
                        "WHERE eid = ?1",
     [ST_EUICC_COUNTER] = "UPDATE euicc SET counter = counter + 1 WHERE eid = ?1 RETURNING counter",
     [ST_EUICC_LIST] = "SELECT " EUICC_COLUMNS " FROM euicc WHERE eid > ?1 ORDER BY eid LIMIT ?2",
+    /* the push worker's round: a walk of the eUICCs that take pushes (partial index euicc_push),
+     * each with one probe of op_active, so its cost does not grow with the queues of pollers */
+    [ST_EUICC_PUSH] = "SELECT eid FROM euicc INDEXED BY euicc_push WHERE push_address <> '' AND eid > ?1 "
+                      "AND EXISTS (SELECT 1 FROM operation INDEXED BY op_active WHERE operation.eid = "
+                      "euicc.eid AND " LIVE ") ORDER BY eid LIMIT ?2",
     [ST_PROFILE_PUT] =
         "INSERT OR REPLACE INTO profile (eid, " PROFILE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_PROFILE_DELETE] = "DELETE FROM profile WHERE eid = ?1 AND iccid = ?2",
@@ -179,14 +187,16 @@ static const char *const sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
 };
 
-/* Version 1. Run once, inside BEGIN IMMEDIATE, on a file whose user_version is 0. */
+/* Version 2. Run once, inside BEGIN IMMEDIATE, on a file whose user_version is 0. */
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS euicc ("
     " eid TEXT PRIMARY KEY, label TEXT NOT NULL DEFAULT '', euicc_certificate BLOB, eum_certificate BLOB,"
     " euicc_info1 BLOB, counter INTEGER NOT NULL DEFAULT 0, has_token INTEGER NOT NULL DEFAULT 0,"
     " token INTEGER NOT NULL DEFAULT 0, associated INTEGER NOT NULL DEFAULT 1,"
     " registered INTEGER NOT NULL DEFAULT 0, last_seen INTEGER NOT NULL DEFAULT 0, rplmn BLOB,"
-    " state_change_cause INTEGER NOT NULL DEFAULT -1, version INTEGER NOT NULL DEFAULT 1);"
+    " state_change_cause INTEGER NOT NULL DEFAULT -1, push_address TEXT NOT NULL DEFAULT '',"
+    " version INTEGER NOT NULL DEFAULT 1);"
+    "CREATE INDEX IF NOT EXISTS euicc_push ON euicc (eid) WHERE push_address <> '';"
     "CREATE TABLE IF NOT EXISTS profile ("
     " eid TEXT NOT NULL, iccid TEXT NOT NULL, state INTEGER NOT NULL, profile_class INTEGER NOT NULL,"
     " name TEXT NOT NULL DEFAULT '', service_provider TEXT NOT NULL DEFAULT '',"
@@ -224,7 +234,13 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS token ("
     " name TEXT PRIMARY KEY, role INTEGER NOT NULL, secret_sha256 BLOB NOT NULL UNIQUE,"
     " created INTEGER NOT NULL DEFAULT 0);"
-    "PRAGMA user_version = 1;";
+    "PRAGMA user_version = 2;";
+
+/* Version 1 -> 2 (same transaction): the IPA's push address (TransferEimPackage). */
+static const char migrate_1_to_2[] = "ALTER TABLE euicc ADD COLUMN push_address TEXT NOT NULL DEFAULT '';"
+                                     "CREATE INDEX IF NOT EXISTS euicc_push ON euicc (eid) "
+                                     "WHERE push_address <> '';"
+                                     "PRAGMA user_version = 2;";
 
 struct sgp32_eim_sqlite {
     sqlite3 *db;
@@ -264,6 +280,8 @@ static int schema_setup(sgp32_eim_sqlite *d)
     sqlite3_finalize(v);
     if (!rc && version == 0)
         rc = exec(d, schema);
+    else if (!rc && version == 1)
+        rc = exec(d, migrate_1_to_2);
     else if (!rc && version != SCHEMA_VERSION)
         rc = SGP32_ERR_STORE_VERSION;
     if (!rc)
@@ -482,6 +500,7 @@ static void bind_euicc(sqlite3_stmt *s, const sgp32_eim_euicc *e)
     else
         sqlite3_bind_null(s, 12);
     sqlite3_bind_int64(s, 13, e->state_change_cause);
+    bind_text(s, 14, e->push_address);
 }
 
 static int read_euicc(sqlite3_stmt *s, sgp32_eim_euicc *e)
@@ -504,7 +523,8 @@ static int read_euicc(sqlite3_stmt *s, sgp32_eim_euicc *e)
     if (e->has_rplmn)
         memcpy(e->rplmn, sqlite3_column_blob(s, 11), sizeof(e->rplmn));
     e->state_change_cause = sqlite3_column_int64(s, 12);
-    e->version = sqlite3_column_int64(s, 13);
+    text_column(s, 13, e->push_address, sizeof(e->push_address));
+    e->version = sqlite3_column_int64(s, 14);
     return rc;
 }
 
@@ -580,7 +600,7 @@ static int euicc_update(void *ctx, sgp32_eim_euicc *e)
     if (!s)
         goto out;
     bind_euicc(s, e);
-    sqlite3_bind_int64(s, 14, e->version);
+    sqlite3_bind_int64(s, 15, e->version);
     rc = run_write(d, s, "euicc update");
     if (!rc && sqlite3_changes(d->db) != 1)
         rc = missing_or_changed(d, ST_EUICC_EXISTS, e->eid, 0);
@@ -663,6 +683,32 @@ out:
     rc = release(d, ST_EUICC_LIST, s, rc);
     sgp32_eim_euicc_free(&e);
     return rc;
+}
+
+static int euicc_push_candidates(void *ctx, const char *after_eid, size_t limit,
+                                 int (*fn)(void *arg, const char *eid), void *arg)
+{
+    sgp32_eim_sqlite *d = ctx;
+    if (!fn)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    sqlite3_stmt *s = acquire(d, ST_EUICC_PUSH);
+    int rc = SGP32_ERR_STORE;
+    if (!s)
+        goto out;
+    bind_text(s, 1, after_eid);
+    sqlite3_bind_int64(s, 2, limit_value(page_limit(limit)));
+    int r = step_first(d, s);
+    rc = SGP32_OK;
+    for (; r == SQLITE_ROW; r = sqlite3_step(s)) {
+        char eid[SGP32_EIM_EID_DIGITS + 1];
+        text_column(s, 0, eid, sizeof(eid));
+        if (fn(arg, eid))
+            break;
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+        rc = db_error(d, "euicc push candidates");
+out:
+    return release(d, ST_EUICC_PUSH, s, rc);
 }
 
 /* ------------------------------------------------------------------ profiles */
@@ -1355,6 +1401,7 @@ int sgp32_eim_sqlite_query_plan(sgp32_eim_sqlite *d, const char *statement, char
         {"outbox_next", ST_OUTBOX_NEXT},
         {"euicc_counter", ST_EUICC_COUNTER},
         {"euicc_touch", ST_EUICC_TOUCH},
+        {"euicc_push", ST_EUICC_PUSH},
     };
     if (!d || !statement || !out || !size)
         return SGP32_ERR_INVALID_ARGUMENT;
@@ -1403,6 +1450,7 @@ sgp32_eim_store sgp32_eim_sqlite_store(sgp32_eim_sqlite *d)
         .euicc_touch = euicc_touch,
         .euicc_counter_next = euicc_counter_next,
         .euicc_list = euicc_list,
+        .euicc_push_candidates = euicc_push_candidates,
         .profile_put = profile_put,
         .profile_delete = profile_delete,
         .profile_delete_all = profile_delete_all,

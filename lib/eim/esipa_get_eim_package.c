@@ -1,13 +1,10 @@
 /*
  * ESipa.GetEimPackage (SGP.32 §5.14.5; NOTES §3.2): the IPA asks for its next package.
  *
- * The answer is the oldest open operation of the eUICC (FIFO). A queued PSMO/eCO is signed here,
- * once, with the next counterValue (durable, strictly increasing); a delivered one is sent again
- * byte for byte until its result arrives, so a lost answer costs a redelivery and the eUICC's
- * replay protection makes sure it runs once. Before the first PSMO/eCO of an eUICC whose
- * certificate is unknown, the eIM asks for CERT.EUM and CERT.EUICC (IpaEuiccDataRequest): results
- * are only believed when their signature verifies. notifyStateChange, stateChangeCause and rPLMN
- * are recorded on every poll.
+ * Which package, and when it is signed or sent again, is eim_delivery.c's (shared with the push,
+ * TransferEimPackage): the oldest open operation, a PSMO/eCO signed once and redelivered byte for
+ * byte, certificates or a lost result asked for first when needed. This file takes the request:
+ * the EID, and notifyStateChange, stateChangeCause and rPLMN, recorded on every poll.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +12,7 @@
 #include "eim_internal.h"
 #include "sgp32/asn1.h"
 
-enum { MAX_ATTEMPTS = 4 }; /* version conflicts with a concurrent poll of the same eUICC */
+enum { PACKAGE_MAX = 64 << 10 };
 
 static int write_error(sgp32_buf *out, int64_t code)
 {
@@ -31,50 +28,14 @@ static int write_package(sgp32_buf *out, sgp32_bytes package)
     return rc ? rc : sgp32_asn1_end(out, 0xBF4F, mark);
 }
 
-/* IpaEuiccDataRequest BF52 {5C tagList, 83 eimTransactionId}. */
-static int write_data_request(sgp32_buf *out, const uint8_t *tags, size_t tag_len, const uint8_t txid[8])
-{
-    size_t outer = sgp32_asn1_begin(out);
-    size_t req = sgp32_asn1_begin(out);
-    int rc = sgp32_asn1_write_tlv(out, 0x5C, tags, tag_len);
-    if (!rc)
-        rc = sgp32_asn1_write_tlv(out, 0x83, txid, SGP32_EIM_TXID_LEN);
-    if (!rc)
-        rc = sgp32_asn1_end(out, 0xBF52, req);
-    return rc ? rc : sgp32_asn1_end(out, 0xBF4F, outer);
-}
-
-static int certificates_request(sgp32_buf *out)
-{
-    static const uint8_t tags[] = {0xA5, 0xA6}; /* eumCertificate, euiccCertificate */
-    static const uint8_t txid[8] = {EIM_TXID_CERTIFICATES, 'C', 'E', 'R', 'T', 'S', 0, 0};
-    return write_data_request(out, tags, sizeof(tags), txid);
-}
-
-static int recovery_request(sgp32_buf *out, int64_t op_id)
-{
-    static const uint8_t tags[] = {0xA2}; /* euiccPackageResultList */
-    uint8_t txid[8];
-    sgp32_eim_transaction_id(op_id, txid);
-    txid[0] = EIM_TXID_RECOVERY;
-    return write_data_request(out, tags, sizeof(tags), txid);
-}
-
-static bool needs_certificate(const sgp32_eim_server *srv, const sgp32_eim_euicc *e,
-                              const sgp32_eim_operation *op)
-{
-    return (op->kind == SGP32_EIM_OP_PSMO || op->kind == SGP32_EIM_OP_ECO) && e->euicc_certificate.len == 0 &&
-           !srv->config.accept_unsigned_results_insecure_for_tests;
-}
-
 int sgp32_eim_get_eim_package(const sgp32_eim_server *srv, const sgp32_get_eim_package_request *req,
                               sgp32_buf *out, sgp32_eim_esipa_info *info)
 {
     const sgp32_eim_store *st = &srv->config.store;
     sgp32_eim_euicc euicc;
-    sgp32_eim_operation op;
     sgp32_eim_euicc_init(&euicc);
-    sgp32_eim_operation_init(&op);
+    sgp32_buf package;
+    sgp32_buf_init(&package, PACKAGE_MAX);
     int64_t now = sgp32_eim_now(srv);
     int rc;
 
@@ -105,80 +66,13 @@ int sgp32_eim_get_eim_package(const sgp32_eim_server *srv, const sgp32_get_eim_p
         sgp32_log(SGP32_LOG_INFO, SGP32_LOG_EIM, EIM_LOG_CONTEXT(info->eid),
                   "state change reported, cause %lld", (long long)cause);
     }
-
-    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        rc = st->op_next(st->ctx, info->eid, &op);
-        if (rc == SGP32_ERR_NOT_FOUND) {
-            snprintf(info->outcome, sizeof(info->outcome), "no package");
-            rc = write_error(out, SGP32_GET_EIM_PACKAGE_RESPONSE_EIM_PACKAGE_ERROR_NO_EIM_PACKAGE_AVAILABLE);
-            goto out;
-        }
-        if (rc)
-            goto out;
-        info->operation_id = op.id;
-        if (op.state == SGP32_EIM_OP_QUEUED && op.expires && op.expires <= now) {
-            op.state = SGP32_EIM_OP_EXPIRED;
-            op.completed = now;
-            if ((rc = st->op_update(st->ctx, &op)) && rc != SGP32_ERR_STATE)
-                goto out;
-            continue;
-        }
-        if (needs_certificate(srv, &euicc, &op)) {
-            snprintf(info->outcome, sizeof(info->outcome), "certificates requested before operation %lld",
-                     (long long)op.id);
-            rc = certificates_request(out);
-            goto out;
-        }
-        if (op.state == SGP32_EIM_OP_DELIVERED && op.awaiting_result) {
-            snprintf(info->outcome, sizeof(info->outcome),
-                     "result of operation %lld requested from the eUICC", (long long)op.id);
-            rc = recovery_request(out, op.id);
-            goto out;
-        }
-        if (op.state == SGP32_EIM_OP_QUEUED) {
-            int64_t counter = 0;
-            if (op.kind == SGP32_EIM_OP_PSMO || op.kind == SGP32_EIM_OP_ECO) {
-                if ((rc = st->euicc_counter_next(st->ctx, info->eid, &counter)))
-                    goto out;
-                euicc.counter = counter;
-            }
-            sgp32_buf_reset(&op.package);
-            if ((rc = sgp32_eim_operation_build(&srv->signer, &op, &euicc, counter, &op.package))) {
-                sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_EIM, EIM_LOG_CONTEXT(info->eid),
-                          "operation %lld cannot be built: %s", (long long)op.id, sgp32_err_str(rc));
-                op.state = SGP32_EIM_OP_FAILED;
-                op.completed = now;
-                sgp32_buf_reset(&op.result_json);
-                const char *why = "{\"error\":\"packageNotBuilt\"}";
-                sgp32_buf_append(&op.result_json, why, strlen(why));
-                if ((rc = st->op_update(st->ctx, &op)) && rc != SGP32_ERR_STATE)
-                    goto out;
-                continue;
-            }
-            op.counter_value = counter;
-            op.state = SGP32_EIM_OP_DELIVERED;
-            op.delivered = now;
-            op.delivery_count = 1;
-            rc = st->op_update(st->ctx, &op);
-            if (rc == SGP32_ERR_STATE)
-                continue; /* a concurrent poll delivered it first: send what it stored */
-            if (rc)
-                goto out;
-            snprintf(info->outcome, sizeof(info->outcome), "operation %lld delivered (counter %lld)",
-                     (long long)op.id, (long long)counter);
-        } else {
-            op.delivery_count++;
-            if ((rc = st->op_update(st->ctx, &op)) && rc != SGP32_ERR_STATE)
-                goto out;
-            snprintf(info->outcome, sizeof(info->outcome), "operation %lld redelivered (%d)",
-                     (long long)op.id, op.delivery_count);
-        }
-        rc = write_package(out, sgp32_buf_bytes(&op.package));
-        goto out;
-    }
-    rc = SGP32_ERR_STATE; /* the operation kept changing under us */
+    rc = eim_delivery_next(srv, &euicc, &package, info);
+    if (rc == SGP32_ERR_NOT_FOUND)
+        rc = write_error(out, SGP32_GET_EIM_PACKAGE_RESPONSE_EIM_PACKAGE_ERROR_NO_EIM_PACKAGE_AVAILABLE);
+    else if (!rc)
+        rc = write_package(out, sgp32_buf_bytes(&package));
 out:
-    sgp32_eim_operation_free(&op);
+    sgp32_buf_free(&package);
     sgp32_eim_euicc_free(&euicc);
     return rc;
 }

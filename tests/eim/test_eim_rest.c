@@ -3,7 +3,7 @@
  * every route, roles, devices (one, with SGP.26 certificates, import), operations (one, a bulk of
  * 10,000 EIDs in one call, timed), strict bodies (malformed, oversized, unknown fields, wrong types,
  * duplicate keys: the right status and code, and nothing stored), Idempotency-Key replay and reuse,
- * cancel, keyset pagination, the audit log and tokens.
+ * cancel, keyset pagination, the audit log, tokens, and push addresses (register, import, change).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -249,6 +249,7 @@ static const struct {
     {"GET", "/api/v1/devices/89049032123451234512345678901235"},
     {"GET", "/api/v1/devices/89049032123451234512345678901235/profiles"},
     {"GET", "/api/v1/devices/89049032123451234512345678901235/eim-configuration"},
+    {"POST", "/api/v1/devices/89049032123451234512345678901235/push-address"},
     {"GET", "/api/v1/operations"},
     {"POST", "/api/v1/operations"},
     {"GET", "/api/v1/operations/1"},
@@ -553,6 +554,85 @@ static void device_import_is_all_or_nothing(void **state)
     counts after = snapshot(e);
     assert_int_equal(after.devices, before.devices + 2);
     assert_int_equal(after.events, before.events + 2);
+}
+
+/* pushAddress: optional at registration and import, shown, changed or cleared by its own POST. */
+static void push_addresses(void **state)
+{
+    env *e = *state;
+    char a[33], b[33], c3[33], body[512], path[128];
+    make_eid(201, a);
+    make_eid(202, b);
+    make_eid(203, c3);
+    snprintf(body, sizeof(body), "{\"eid\":\"%s\",\"pushAddress\":\"device-1.example.com:9443\"}", a);
+    assert_int_equal(call(e, "POST", "/api/v1/devices", NULL, OPERATOR, body), 201);
+    assert_string_equal(json_string_value(json_object_get(e->json, "pushAddress")),
+                        "device-1.example.com:9443");
+    snprintf(body, sizeof(body),
+             "{\"devices\":[{\"eid\":\"%s\",\"pushAddress\":\"[2001:db8::1]:9443\"},{\"eid\":\"%s\"}]}", b,
+             c3);
+    assert_int_equal(call(e, "POST", "/api/v1/devices/import", NULL, OPERATOR, body), 201);
+    snprintf(path, sizeof(path), "/api/v1/devices/%s", b);
+    assert_int_equal(call(e, "GET", path, NULL, VIEWER, NULL), 200);
+    assert_string_equal(json_string_value(json_object_get(e->json, "pushAddress")), "[2001:db8::1]:9443");
+    snprintf(path, sizeof(path), "/api/v1/devices/%s", c3);
+    assert_int_equal(call(e, "GET", path, NULL, VIEWER, NULL), 200);
+    assert_true(json_is_null(json_object_get(e->json, "pushAddress")));
+
+    /* malformed addresses: 400, nothing stored */
+    static const char *const bad[] = {"https://x.example.com",
+                                      "x.example.com/path",
+                                      "x:0",
+                                      "x:65536",
+                                      "x:",
+                                      ":9443",
+                                      "user@x",
+                                      "[::1",
+                                      "x y",
+                                      "-x.example.com",
+                                      "x:12a"};
+    counts before = snapshot(e);
+    char d[33];
+    make_eid(204, d);
+    for (size_t i = 0; i < SGP32_ARRAY_LEN(bad); i++) {
+        snprintf(body, sizeof(body), "{\"eid\":\"%s\",\"pushAddress\":\"%s\"}", d, bad[i]);
+        assert_error(e, call(e, "POST", "/api/v1/devices", NULL, OPERATOR, body), 400, "invalid_field");
+        assert_non_null(strstr(error_message(e), "pushAddress"));
+        snprintf(body, sizeof(body), "{\"pushAddress\":\"%s\"}", bad[i]);
+        snprintf(path, sizeof(path), "/api/v1/devices/%s/push-address", a);
+        assert_error(e, call(e, "POST", path, NULL, OPERATOR, body), 400, "invalid_field");
+    }
+    snprintf(path, sizeof(path), "/api/v1/devices/%s/push-address", a);
+    assert_error(e, call(e, "POST", path, NULL, OPERATOR, "{}"), 400, "missing_field");
+    assert_error(e, call(e, "POST", path, NULL, OPERATOR, "{\"pushAddress\":9443}"), 400, "invalid_field");
+    assert_error(e, call(e, "POST", path, NULL, OPERATOR, "{\"pushAddress\":\"\",\"x\":1}"), 400,
+                 "unknown_field");
+    assert_error(e, call(e, "POST", path, NULL, VIEWER, "{\"pushAddress\":\"\"}"), 403, "forbidden");
+    assert_error(e, call(e, "GET", path, NULL, OPERATOR, NULL), 405, "method_not_allowed");
+    snprintf(path, sizeof(path), "/api/v1/devices/%s/push-address", d);
+    assert_error(e, call(e, "POST", path, NULL, OPERATOR, "{\"pushAddress\":\"\"}"), 404, "device_not_found");
+    assert_same(before, snapshot(e));
+
+    /* change, then clear */
+    snprintf(path, sizeof(path), "/api/v1/devices/%s/push-address", a);
+    assert_int_equal(call(e, "POST", path, NULL, OPERATOR, "{\"pushAddress\":\"192.0.2.7\"}"), 200);
+    assert_string_equal(json_string_value(json_object_get(e->json, "pushAddress")), "192.0.2.7");
+    assert_int_equal(snapshot(e).events, before.events + 1);
+    assert_int_equal(call(e, "POST", path, NULL, OPERATOR, "{\"pushAddress\":\"\"}"), 200);
+    assert_true(json_is_null(json_object_get(e->json, "pushAddress")));
+    snprintf(path, sizeof(path), "/api/v1/devices/%s", a);
+    assert_int_equal(call(e, "GET", path, NULL, VIEWER, NULL), 200);
+    assert_true(json_is_null(json_object_get(e->json, "pushAddress")));
+    assert_int_equal(call(e, "GET", "/api/v1/events", "limit=1000", VIEWER, NULL), 200);
+    size_t i, changes = 0;
+    json_t *t;
+    json_array_foreach(json_object_get(e->json, "events"), i, t)
+    {
+        if (strcmp(json_string_value(json_object_get(t, "action")), "device.push_address") == 0 &&
+            strcmp(json_string_value(json_object_get(t, "actor")), "ops") == 0)
+            changes++;
+    }
+    assert_int_equal(changes, 2);
 }
 
 static void device_pagination(void **state)
@@ -1074,6 +1154,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(roles_are_enforced, setup, teardown),
         cmocka_unit_test_setup_teardown(devices, setup, teardown),
         cmocka_unit_test_setup_teardown(device_import_is_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(push_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(device_pagination, setup, teardown),
         cmocka_unit_test_setup_teardown(bulk_create_10000, setup, teardown),
         cmocka_unit_test_setup_teardown(rejected_bodies_store_nothing, setup, teardown),

@@ -1,8 +1,10 @@
 /*
  * lib/eim/eim_store_sqlite.c: every record type round trips, versions conflict, the queue is FIFO
  * over live operations only, counters stay strictly increasing under threads, transactions roll
- * back, a file database survives a reopen, and the hot statements are index lookups (EXPLAIN
- * QUERY PLAN) that still answer correctly with 100,000 queued operations.
+ * back, a file database survives a reopen, a version 1 file is migrated (push_address), the push
+ * worker's candidates are the eUICCs with a push address and an open operation, and the hot
+ * statements are index lookups (EXPLAIN QUERY PLAN) that still answer correctly with 100,000
+ * queued operations.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,6 +128,7 @@ static void fill_euicc(sgp32_eim_euicc *e, int i)
     e->has_rplmn = true;
     memcpy(e->rplmn, "\x62\xf2\x10", 3);
     e->state_change_cause = 3;
+    snprintf(e->push_address, sizeof(e->push_address), "device-%d.example.com:8443", i);
 }
 
 static void euicc_round_trip_and_versions(void **state)
@@ -158,6 +161,7 @@ static void euicc_round_trip_and_versions(void **state)
     assert_true(got.has_rplmn);
     assert_memory_equal(got.rplmn, "\x62\xf2\x10", 3);
     assert_int_equal(got.state_change_cause, 3);
+    assert_string_equal(got.push_address, "device-1.example.com:8443");
     assert_int_equal(got.version, 1);
 
     char missing[SGP32_EIM_EID_DIGITS + 1];
@@ -173,6 +177,7 @@ static void euicc_round_trip_and_versions(void **state)
     got.associated = false;
     got.has_rplmn = false;
     sgp32_buf_reset(&got.eum_certificate);
+    got.push_address[0] = '\0';
     assert_int_equal(st->euicc_update(st->ctx, &got), SGP32_OK);
     assert_int_equal(got.version, 2);
     assert_int_equal(st->euicc_update(st->ctx, &stale), SGP32_ERR_STATE);
@@ -181,6 +186,7 @@ static void euicc_round_trip_and_versions(void **state)
     assert_false(stale.associated);
     assert_false(stale.has_rplmn);
     assert_int_equal(stale.eum_certificate.len, 0);
+    assert_string_equal(stale.push_address, "");
     assert_int_equal(stale.version, 2);
     snprintf(got.eid, sizeof(got.eid), "%s", missing);
     assert_int_equal(st->euicc_update(st->ctx, &got), SGP32_ERR_NOT_FOUND);
@@ -1074,6 +1080,105 @@ static void assert_plan(sgp32_eim_sqlite *db, const char *statement, const char 
     assert_null(strstr(plan, "TEMP B-TREE"));
 }
 
+/* A file of schema version 1 (no push_address) opens as version 2 with its rows intact. */
+static void version_1_file_is_migrated(void **state)
+{
+    (void)state;
+    char path[256];
+    temp_path(path, sizeof(path));
+    sgp32_eim_sqlite *db = NULL;
+    assert_int_equal(sgp32_eim_sqlite_open(path, &db), SGP32_OK);
+    sgp32_eim_store st = sgp32_eim_sqlite_store(db);
+    sgp32_eim_euicc e;
+    sgp32_eim_euicc_init(&e);
+    fill_euicc(&e, 3);
+    e.push_address[0] = '\0';
+    assert_int_equal(st.euicc_insert(st.ctx, &e), SGP32_OK);
+    int64_t id = add_op(&st, e.eid, SGP32_EIM_OP_QUEUED, "t", NULL, 0);
+    sgp32_eim_sqlite_close(db);
+
+    /* back to what version 1 wrote */
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw,
+                                  "DROP INDEX euicc_push; ALTER TABLE euicc DROP COLUMN push_address; "
+                                  "PRAGMA user_version = 1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+
+    assert_int_equal(sgp32_eim_sqlite_open(path, &db), SGP32_OK);
+    st = sgp32_eim_sqlite_store(db);
+    sgp32_eim_euicc got;
+    sgp32_eim_euicc_init(&got);
+    assert_int_equal(st.euicc_get(st.ctx, e.eid, &got), SGP32_OK);
+    assert_string_equal(got.label, "meter-3");
+    assert_string_equal(got.push_address, "");
+    assert_int_equal(next_id(&st, e.eid), id);
+    snprintf(got.push_address, sizeof(got.push_address), "10.0.0.3:9443");
+    assert_int_equal(st.euicc_update(st.ctx, &got), SGP32_OK);
+    assert_int_equal(st.euicc_get(st.ctx, e.eid, &got), SGP32_OK);
+    assert_string_equal(got.push_address, "10.0.0.3:9443");
+    assert_plan(db, "euicc_push", "euicc_push");
+    sgp32_eim_sqlite_close(db);
+
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 2);
+    sqlite3_finalize(s);
+    sqlite3_close(raw);
+    sgp32_eim_euicc_free(&got);
+    sgp32_eim_euicc_free(&e);
+    remove_db(path);
+}
+
+static int collect_eid(void *arg, const char *eid)
+{
+    collected *c = arg;
+    snprintf(c->items[c->count++], sizeof(c->items[0]), "%s", eid);
+    return c->stop_after && c->count == c->stop_after;
+}
+
+/* Push candidates: a push address and a queued or delivered operation; pages by EID. */
+static void push_candidates(void **state)
+{
+    fixture *f = *state;
+    const sgp32_eim_store *st = &f->st;
+    sgp32_eim_euicc e;
+    sgp32_eim_euicc_init(&e);
+    char eids[6][SGP32_EIM_EID_DIGITS + 1];
+    for (int i = 0; i < 6; i++) {
+        fill_euicc(&e, i);
+        if (i == 1)
+            e.push_address[0] = '\0'; /* polls only */
+        assert_int_equal(st->euicc_insert(st->ctx, &e), SGP32_OK);
+        snprintf(eids[i], sizeof(eids[i]), "%s", e.eid);
+    }
+    add_op(st, eids[0], SGP32_EIM_OP_QUEUED, "t", NULL, 0);
+    add_op(st, eids[0], SGP32_EIM_OP_QUEUED, "t", NULL, 0);
+    add_op(st, eids[1], SGP32_EIM_OP_QUEUED, "t", NULL, 0);    /* no push address */
+    add_op(st, eids[2], SGP32_EIM_OP_DELIVERED, "t", NULL, 0); /* delivered: pushed again */
+    add_op(st, eids[3], SGP32_EIM_OP_DONE, "t", NULL, 0);      /* nothing open */
+    add_op(st, eids[5], SGP32_EIM_OP_QUEUED, "t", NULL, 0);
+    collected c = {.count = 0};
+    assert_int_equal(st->euicc_push_candidates(st->ctx, NULL, 0, collect_eid, &c), SGP32_OK);
+    assert_int_equal(c.count, 3);
+    assert_string_equal(c.items[0], eids[0]);
+    assert_string_equal(c.items[1], eids[2]);
+    assert_string_equal(c.items[2], eids[5]);
+    c.count = 0;
+    assert_int_equal(st->euicc_push_candidates(st->ctx, eids[0], 1, collect_eid, &c), SGP32_OK);
+    assert_int_equal(c.count, 1);
+    assert_string_equal(c.items[0], eids[2]);
+    c.count = 0;
+    c.stop_after = 1;
+    assert_int_equal(st->euicc_push_candidates(st->ctx, NULL, 10, collect_eid, &c), SGP32_OK);
+    assert_int_equal(c.count, 1);
+    sgp32_eim_euicc_free(&e);
+}
+
 static void hot_statements_are_index_lookups(void **state)
 {
     fixture *f = *state;
@@ -1087,6 +1192,7 @@ static void hot_statements_are_index_lookups(void **state)
     assert_plan(f->db, "outbox_next", "USING INDEX outbox_due (next_attempt<?)");
     assert_plan(f->db, "euicc_counter", "USING INDEX sqlite_autoindex_euicc_1 (eid=?)");
     assert_plan(f->db, "euicc_touch", "USING INDEX sqlite_autoindex_euicc_1 (eid=?)");
+    assert_plan(f->db, "euicc_push", "euicc_push");
     char plan[64];
     assert_int_equal(sgp32_eim_sqlite_query_plan(f->db, "nope", plan, sizeof(plan)), SGP32_ERR_NOT_FOUND);
 }
@@ -1172,6 +1278,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(other_threads_wait_for_a_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(counter_strictly_increases_across_threads, setup, teardown),
         cmocka_unit_test(file_database_persists),
+        cmocka_unit_test(version_1_file_is_migrated),
+        cmocka_unit_test_setup_teardown(push_candidates, setup, teardown),
         cmocka_unit_test_setup_teardown(hot_statements_are_index_lookups, setup, teardown),
         cmocka_unit_test_setup_teardown(large_backlog_stays_correct, setup, teardown),
     };
