@@ -52,6 +52,37 @@ static bool needs_certificate(const sgp32_eim_server *srv, const sgp32_eim_euicc
            !srv->config.accept_unsigned_results_insecure_for_tests;
 }
 
+/* Take the counter the package was signed with and store the delivered operation, in one
+ * transaction. SGP32_ERR_STATE (nothing kept) when another delivery took that counter or the
+ * operation first: euicc->counter is then re-read for the next attempt. */
+static int store_delivery(const sgp32_eim_store *st, sgp32_eim_euicc *euicc, sgp32_eim_operation *op,
+                          bool counted)
+{
+    if (!counted)
+        return st->op_update(st->ctx, op);
+    int rc = st->tx_begin ? st->tx_begin(st->ctx) : SGP32_OK;
+    if (rc)
+        return rc;
+    int64_t taken = 0;
+    rc = st->euicc_counter_next(st->ctx, euicc->eid, &taken);
+    if (!rc && taken != op->counter_value)
+        rc = SGP32_ERR_STATE;
+    if (!rc)
+        rc = st->op_update(st->ctx, op);
+    if (st->tx_end) {
+        int end = st->tx_end(st->ctx, rc == SGP32_OK);
+        rc = rc ? rc : end;
+    }
+    if (rc == SGP32_ERR_STATE) {
+        sgp32_eim_euicc fresh;
+        sgp32_eim_euicc_init(&fresh);
+        if (st->euicc_get(st->ctx, euicc->eid, &fresh) == SGP32_OK)
+            euicc->counter = fresh.counter;
+        sgp32_eim_euicc_free(&fresh);
+    }
+    return rc;
+}
+
 int eim_delivery_next(const sgp32_eim_server *srv, sgp32_eim_euicc *euicc, sgp32_buf *out,
                       sgp32_eim_esipa_info *info)
 {
@@ -90,12 +121,10 @@ int eim_delivery_next(const sgp32_eim_server *srv, sgp32_eim_euicc *euicc, sgp32
             goto out;
         }
         if (op.state == SGP32_EIM_OP_QUEUED) {
-            int64_t counter = 0;
-            if (op.kind == SGP32_EIM_OP_PSMO || op.kind == SGP32_EIM_OP_ECO) {
-                if ((rc = st->euicc_counter_next(st->ctx, euicc->eid, &counter)))
-                    goto out;
-                euicc->counter = counter;
-            }
+            /* Signed with the counter after the last one, taken for good in the same transaction
+             * that stores the package (one commit; signing stays outside the transaction). */
+            bool counted = op.kind == SGP32_EIM_OP_PSMO || op.kind == SGP32_EIM_OP_ECO;
+            int64_t counter = counted ? euicc->counter + 1 : 0;
             sgp32_buf_reset(&op.package);
             if ((rc = sgp32_eim_operation_build(&srv->signer, &op, euicc, counter, &op.package))) {
                 sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_EIM, EIM_LOG_CONTEXT(euicc->eid),
@@ -113,7 +142,7 @@ int eim_delivery_next(const sgp32_eim_server *srv, sgp32_eim_euicc *euicc, sgp32
             op.state = SGP32_EIM_OP_DELIVERED;
             op.delivered = now;
             op.delivery_count = 1;
-            rc = st->op_update(st->ctx, &op);
+            rc = store_delivery(st, euicc, &op, counted);
             if (rc == SGP32_ERR_STATE)
                 continue; /* a concurrent delivery was first: send what it stored */
             if (rc)

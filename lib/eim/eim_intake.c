@@ -123,13 +123,53 @@ static int apply_change(const sgp32_eim_server *srv, const char *eid, const sgp3
     return rc;
 }
 
-int eim_apply_profile_updates(const sgp32_eim_server *srv, const char *eid, const sgp32_eim_result_summary *s)
+static bool same_profile(const sgp32_eim_profile *a, const sgp32_eim_profile *b)
+{
+    return strcmp(a->iccid, b->iccid) == 0 && a->state == b->state && a->profile_class == b->profile_class &&
+           strcmp(a->name, b->name) == 0 && strcmp(a->service_provider, b->service_provider) == 0 &&
+           a->fallback == b->fallback;
+}
+
+/* The eUICC's whole list (listProfileInfo): write only what differs from what is stored, so that
+ * a repeated listing (the usual case) costs no page writes. */
+static int replace_profiles(const sgp32_eim_server *srv, const char *eid, const sgp32_eim_result_summary *s,
+                            int64_t now)
 {
     const sgp32_eim_store *st = &srv->config.store;
-    int64_t now = sgp32_eim_now(srv);
-    int rc = SGP32_OK;
-    if (s->profiles_listed)
+    profile_list *l = sgp32_alloc(sizeof(*l));
+    if (!l)
+        return SGP32_ERR_NO_MEMORY;
+    l->n = 0;
+    int rc = st->profile_list(st->ctx, eid, collect_profile, l);
+    if (!rc && l->n == PROFILES_MAX) { /* more than we can compare: start over */
         rc = st->profile_delete_all(st->ctx, eid);
+        l->n = 0;
+    }
+    for (size_t i = 0; !rc && i < l->n; i++) {
+        bool listed = false;
+        for (size_t j = 0; j < s->update_count && !listed; j++)
+            listed = s->updates[j].change == SGP32_EIM_CHANGE_UPSERT &&
+                     strcmp(s->updates[j].profile.iccid, l->p[i].iccid) == 0;
+        if (!listed)
+            rc = st->profile_delete(st->ctx, eid, l->p[i].iccid);
+    }
+    for (size_t j = 0; !rc && j < s->update_count; j++) {
+        const sgp32_eim_profile_update *u = &s->updates[j];
+        sgp32_eim_profile *known =
+            u->change == SGP32_EIM_CHANGE_UPSERT ? find_profile(l, u->profile.iccid) : NULL;
+        if (!known || !same_profile(known, &u->profile))
+            rc = apply_change(srv, eid, u, now);
+    }
+    sgp32_free(l, sizeof(*l));
+    return rc;
+}
+
+int eim_apply_profile_updates(const sgp32_eim_server *srv, const char *eid, const sgp32_eim_result_summary *s)
+{
+    int64_t now = sgp32_eim_now(srv);
+    if (s->profiles_listed)
+        return replace_profiles(srv, eid, s, now);
+    int rc = SGP32_OK;
     for (size_t i = 0; !rc && i < s->update_count; i++)
         rc = apply_change(srv, eid, &s->updates[i], now);
     return rc;
@@ -233,15 +273,19 @@ static int record(const sgp32_eim_server *srv, sgp32_eim_operation *op, sgp32_by
         rc = st->op_update(st->ctx, op);
     if (!rc)
         rc = eim_apply_profile_updates(srv, op->eid, s);
+    if (!rc) {
+        /* the audit event commits with the result: one transaction, and never one without the other */
+        char detail[160];
+        snprintf(detail, sizeof(detail), "{\"state\":\"%s\",\"counterValue\":%lld}",
+                 sgp32_eim_op_state_name(op->state), (long long)op->counter_value);
+        sgp32_eim_audit(srv, "esipa", "operation.result", op->eid, op->id, detail);
+    }
     return rc;
 }
 
-static void audit_result(const sgp32_eim_server *srv, const sgp32_eim_operation *op)
+/* One log line per recorded result, after its commit. */
+static void log_result(const sgp32_eim_operation *op)
 {
-    char detail[160];
-    snprintf(detail, sizeof(detail), "{\"state\":\"%s\",\"counterValue\":%lld}",
-             sgp32_eim_op_state_name(op->state), (long long)op->counter_value);
-    sgp32_eim_audit(srv, "esipa", "operation.result", op->eid, op->id, detail);
     sgp32_log(SGP32_LOG_INFO, SGP32_LOG_EIM, EIM_LOG_CONTEXT(op->eid), "operation %lld %s: %.*s",
               (long long)op->id, sgp32_eim_op_state_name(op->state),
               (int)(op->result_json.len > 200 ? 200 : op->result_json.len),
@@ -281,7 +325,7 @@ int eim_take_package_result(const sgp32_eim_server *srv, const sgp32_eim_euicc *
         goto out;
     }
 
-    bool has_txid = false;
+    bool has_txid = false, recorded = false;
     sgp32_bytes txid = {NULL, 0}, eim_id = {NULL, 0};
     int64_t counter = -1, seq = -1;
     switch (res->choice) {
@@ -359,6 +403,7 @@ int eim_take_package_result(const sgp32_eim_server *srv, const sgp32_eim_euicc *
         goto end;
     if ((rc = record(srv, &op, der, &s)))
         goto end;
+    recorded = true;
     if (res->choice == SGP32_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED &&
         (rc = note_self_deleted(srv, &op,
                                 &res->u.euicc_package_result_signed.euicc_package_result_data_signed)))
@@ -369,9 +414,8 @@ int eim_take_package_result(const sgp32_eim_server *srv, const sgp32_eim_euicc *
              sgp32_eim_op_state_name(op.state));
 end:
     rc = tx_end(st, rc);
-    if (!rc && info->operation_id && (op.state == SGP32_EIM_OP_DONE || op.state == SGP32_EIM_OP_FAILED) &&
-        strstr(info->outcome, "already") == NULL)
-        audit_result(srv, &op);
+    if (!rc && recorded)
+        log_result(&op);
 out:
     sgp32_eim_result_summary_free(&s);
     sgp32_eim_operation_free(&op);
@@ -538,7 +582,7 @@ static int record_in_tx(const sgp32_eim_server *srv, sgp32_eim_operation *op, sg
     if (!rc)
         rc = tx_end(st, record(srv, op, der, s));
     if (!rc)
-        audit_result(srv, op);
+        log_result(op);
     return rc;
 }
 

@@ -12,7 +12,10 @@
 #include "eim_internal.h"
 #include "sgp32/asn1.h"
 
-enum { PACKAGE_MAX = 64 << 10 };
+enum {
+    PACKAGE_MAX = 64 << 10,
+    LAST_SEEN_RESOLUTION = 60, /* seconds */
+};
 
 static int write_error(sgp32_buf *out, int64_t code)
 {
@@ -57,7 +60,12 @@ int sgp32_eim_get_eim_package(const sgp32_eim_server *srv, const sgp32_get_eim_p
     if (has_rplmn)
         memcpy(rplmn, req->r_plmn.data, 3);
     int64_t cause = req->has_state_change_cause ? req->state_change_cause : -1;
-    if (st->euicc_touch && (rc = st->euicc_touch(st->ctx, info->eid, now, has_rplmn ? rplmn : NULL, cause)))
+    /* A poll writes only when it has news (rPLMN, a cause) or last_seen is older than
+     * LAST_SEEN_RESOLUTION: polls of idle devices cost no commit. */
+    bool news = (has_rplmn && (!euicc.has_rplmn || memcmp(euicc.rplmn, rplmn, 3) != 0)) ||
+                (cause >= 0 && cause != euicc.state_change_cause) || req->notify_state_change;
+    if (st->euicc_touch && (news || now - euicc.last_seen >= LAST_SEEN_RESOLUTION) &&
+        (rc = st->euicc_touch(st->ctx, info->eid, now, has_rplmn ? rplmn : NULL, cause)))
         goto out;
     if (req->notify_state_change) {
         char detail[64];
