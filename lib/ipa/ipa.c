@@ -314,8 +314,12 @@ static int main_child_done(void *ctx, int event, void *arg)
     case JOB_PUSH: ipa->want_push = false; break;
     default: break;
     }
-    ipa->st.failures = 0;
-    ipa->st.next_attempt = 0;
+    /* Backoff counts failures to reach the eIM: a boot (card only) neither proves it reachable
+     * nor may restart the count, or a device that reboots often would never back off. */
+    if (ipa->running != JOB_BOOT) {
+        ipa->st.failures = 0;
+        ipa->st.next_attempt = 0;
+    }
     return main_schedule(ctx, event, arg);
 }
 

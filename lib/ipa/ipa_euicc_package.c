@@ -4,7 +4,8 @@
  * eimPackageReceived already, the result follows by ProvideEimPackageResult).
  *
  *   BF51 EuiccPackageRequest   save "result pending" (+ rollbackFlag seen) -> ES10b
- *                              LoadEuiccPackage (the request verbatim) -> save the EPR's
+ *                              LoadEuiccPackage (the request verbatim; after eCOs the eIM
+ *                              address is read again before the next procedure) -> save the EPR's
  *                              seqNumber -> card reset when a profile was switched (REFRESH)
  *                              -> RetrieveNotificationsList -> ProvideEimPackageResult
  *                              (ePRAndNotifications) -> acknowledgements -> RemoveNotificationFromList
@@ -72,6 +73,7 @@ static void inspect_request(sgp32_ipa *ipa, bool *rollback)
 {
     sgp32_asn1_tlv outer, signed_part, field, op, flag;
     *rollback = false;
+    ipa->eco_package = false;
     ipa->st.eim_txid_len = 0;
     if (sgp32_asn1_expect(ipa->pkg.data, ipa->pkg.len, 0xBF51, &outer) ||
         ipa_find(outer.value, 0x30, &signed_part))
@@ -80,6 +82,7 @@ static void inspect_request(sgp32_ipa *ipa, bool *rollback)
         memcpy(ipa->st.eim_txid, field.value.data, field.value.len);
         ipa->st.eim_txid_len = (uint8_t)field.value.len;
     }
+    ipa->eco_package = ipa_find(signed_part.value, 0xA1, &field) == SGP32_OK;
     if (ipa_find(signed_part.value, 0xA0, &field))
         return;
     sgp32_asn1_reader r;
@@ -130,6 +133,11 @@ static int loaded(void *ctx, int event, void *arg)
     ipa->reset_after = ipa_epr_switched_profile(sgp32_buf_bytes(&ipa->pkg));
     if (!ipa->reset_after)
         ipa->st.rollback_armed = false; /* nothing was enabled: nothing to roll back */
+    /* addEim / deleteEim / updateEim may change which eIM comes first: this procedure still
+     * reports to the eIM it talks to, the next one reads the eIM configuration again (eIM
+     * portability, SGP.32 §3.5). An address fixed by the host's config stays. */
+    if (ipa->eco_package && !ipa->config.eim_address)
+        ipa->have_eim_address = false;
     return ipa_emit_save(ipa);
 }
 

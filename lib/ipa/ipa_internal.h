@@ -264,6 +264,7 @@ struct sgp32_ipa {
     bool push_execute;                          /* the pushed package runs after eimPackageReceived */
     uint16_t packages_this_poll;
     bool reset_after; /* the package switched profiles: reset the card */
+    bool eco_package; /* the package is eCOs: the eIM configuration may have changed */
     int64_t epr_seq;
 };
 

@@ -19,6 +19,8 @@
 #include "sgp32/eim_server.h"
 #include "sgp32/text.h"
 
+#define SECOND_EIM "eim2.example.com"
+
 typedef struct eim_env {
     host h;
     sgp32_eim_sqlite *db;
@@ -33,6 +35,8 @@ typedef struct eim_env {
     bool drop_provide_answer; /* the same for the next ProvideEimPackageResult */
     int provide_answers_with_error;
     size_t es9_calls;
+    sgp32_eim_server *second; /* a second eIM, reached at SECOND_EIM (eIM portability) */
+    size_t second_requests;
     size_t provide_count;
 } eim_env;
 
@@ -69,7 +73,14 @@ static int exchange(host *h, const sgp32_ipa_action *a, sgp32_buf *response)
         e->tamper_result = false;
     }
     sgp32_eim_esipa_info info;
-    int rc = sgp32_eim_esipa_handle(&e->srv, body.data, body.len, response, &info);
+    const sgp32_eim_server *to = &e->srv;
+    if (e->second && strcmp(a->address, SECOND_EIM) == 0) {
+        to = e->second;
+        e->second_requests++;
+    } else {
+        assert_string_equal(a->address, HOST_EIM_ID);
+    }
+    int rc = sgp32_eim_esipa_handle(to, body.data, body.len, response, &info);
     assert_int_equal(rc, SGP32_OK);
     if (info.http_status != 200 && info.http_status != 204)
         fail_msg("HTTP %d: %s", info.http_status, info.outcome);
@@ -645,6 +656,112 @@ static void test_replay_refused_result_recovered(void **state)
     env_close(&e);
 }
 
+static int64_t queue_on(const sgp32_eim_server *srv, const char *eid, const char *json)
+{
+    sgp32_eim_operation_spec spec;
+    sgp32_eim_operation_spec_init(&spec);
+    char error[256];
+    if (sgp32_eim_operation_parse(json, strlen(json), &spec, error, sizeof(error)))
+        fail_msg("operation %s refused: %s", json, error);
+    sgp32_eim_operation op;
+    sgp32_eim_operation_init(&op);
+    snprintf(op.eid, sizeof(op.eid), "%s", eid);
+    op.kind = spec.kind;
+    assert_int_equal(sgp32_buf_append(&op.request, spec.canonical.data, spec.canonical.len), SGP32_OK);
+    op.created = fixed_now();
+    assert_int_equal(srv->config.store.op_insert(srv->config.store.ctx, &op), SGP32_OK);
+    int64_t id = op.id;
+    sgp32_eim_operation_free(&op);
+    sgp32_eim_operation_spec_free(&spec);
+    return id;
+}
+
+static bool holds(const sgp32_buf *b, const char *text)
+{
+    size_t n = strlen(text);
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (memcmp(b->data + i, text, n) == 0)
+            return true;
+    return false;
+}
+
+/* eIM portability (SGP.32 §3.5): the first eIM adds a second one by eCO and deletes itself; the
+ * IPA then reads the eUICC's eIM configuration again and the second eIM manages the device. */
+static void test_eim_portability(void **state)
+{
+    (void)state;
+    eim_env e;
+    env_open(&e, true);
+    /* the second eIM: its own key, store, and association (token and counter it chose) */
+    sgp32_eim_sqlite *db2;
+    sgp32_ec_private_key k2;
+    sgp32_ec_public_key p2;
+    assert_int_equal(sgp32_eim_sqlite_open(":memory:", &db2), SGP32_OK);
+    assert_int_equal(sgp32_ec_generate(SGP32_CURVE_NIST_P256, &k2, &p2), SGP32_OK);
+    sgp32_eim_server srv2;
+    sgp32_eim_server_config c2 = {
+        .eim_id = SECOND_EIM,
+        .signing_key = &k2,
+        .trusted_cis = &e.cis,
+        .store = sgp32_eim_sqlite_store(db2),
+        .now = fixed_now,
+    };
+    assert_int_equal(sgp32_eim_server_init(&srv2, &c2), SGP32_OK);
+    sgp32_eim_euicc u;
+    sgp32_eim_euicc_init(&u);
+    snprintf(u.eid, sizeof(u.eid), "%s", e.eid);
+    u.has_token = true;
+    u.token = 4242;
+    assert_int_equal(sgp32_eim_register(&srv2, &u, "test"), SGP32_OK); /* no certificate: learned */
+    sgp32_eim_euicc_free(&u);
+    e.second = &srv2;
+
+    sgp32_buf spki;
+    sgp32_buf_init(&spki, 256);
+    assert_int_equal(sgp32_ec_public_to_spki(&p2, &spki), SGP32_OK);
+    char b64[512], json[1024];
+    sgp32_base64_encode(spki.data, spki.len, b64);
+    snprintf(json, sizeof(json),
+             "{\"eco\":[{\"addEim\":{\"eimId\":\"" SECOND_EIM "\",\"eimFqdn\":\"" SECOND_EIM
+             "\",\"eimIdType\":\"fqdn\",\"counterValue\":0,\"associationToken\":4242,"
+             "\"eimPublicKey\":\"%s\"}}]}",
+             b64);
+    int64_t add = queue_op(&e, json);
+    int64_t del = queue_op(&e, "{\"eco\":[{\"deleteEim\":{\"eimId\":\"" HOST_EIM_ID "\"}}]}");
+    int64_t list = queue_on(&srv2, e.eid, "{\"psmo\":[{\"listProfileInfo\":{}}]}");
+    poll_until_idle(&e);
+    assert_done(&e, add, "addEim");
+    assert_done(&e, del, "\"deleteEim\":\"ok\"");
+    sgp32_eim_euicc first;
+    sgp32_eim_euicc_init(&first);
+    assert_int_equal(e.srv.config.store.euicc_get(e.srv.config.store.ctx, e.eid, &first), SGP32_OK);
+    assert_false(first.associated); /* the first eIM knows it let go */
+    sgp32_eim_euicc_free(&first);
+
+    /* the next procedure goes to the second eIM */
+    poll_until_idle(&e);
+    assert_true(e.second_requests > 0);
+    sgp32_eim_operation op;
+    sgp32_eim_operation_init(&op);
+    assert_int_equal(srv2.config.store.op_get(srv2.config.store.ctx, list, &op), SGP32_OK);
+    if (op.state != SGP32_EIM_OP_DONE)
+        fail_msg("second eIM's operation is %s: %.*s", sgp32_eim_op_state_name(op.state),
+                 (int)op.result_json.len, (const char *)op.result_json.data);
+    sgp32_eim_operation_free(&op);
+    /* the card holds the second eIM only */
+    static const uint8_t get_config[] = {0xBF, 0x55, 0x00};
+    sgp32_buf cfg;
+    sgp32_buf_init(&cfg, 1 << 16);
+    assert_int_equal(sgp32_euicc_es10(e.h.f.euicc, get_config, sizeof(get_config), &cfg), SGP32_OK);
+    assert_true(holds(&cfg, SECOND_EIM));
+    assert_false(holds(&cfg, HOST_EIM_ID));
+    sgp32_buf_free(&cfg);
+    sgp32_buf_free(&spki);
+    e.second = NULL;
+    sgp32_eim_sqlite_close(db2);
+    env_close(&e);
+}
+
 /* IpaEuiccData and an unknown EID. */
 static void test_ipa_euicc_data_and_unknown_eid(void **state)
 {
@@ -751,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_download_trigger),
         cmocka_unit_test(test_indirect_download_relayed),
         cmocka_unit_test(test_json_binding),
+        cmocka_unit_test(test_eim_portability),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
