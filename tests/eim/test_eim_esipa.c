@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "../unit/ipa_host.h"
+#include "eim_test_support.h"
 #include "sgp32/asn1.h"
 #include "sgp32/eim_server.h"
 #include "sgp32/text.h"
@@ -23,10 +24,7 @@
 
 typedef struct eim_env {
     host h;
-    sgp32_eim_sqlite *db;
-    sgp32_eim_server srv;
-    sgp32_ci_set cis;
-    sgp32_buf ci;
+    eim_test_server s;
     char eid[SGP32_EIM_EID_DIGITS + 1];
     /* wire faults */
     bool tamper_result;       /* flip a bit of the next ProvideEimPackageResult's signature */
@@ -73,7 +71,7 @@ static int exchange(host *h, const sgp32_ipa_action *a, sgp32_buf *response)
         e->tamper_result = false;
     }
     sgp32_eim_esipa_info info;
-    const sgp32_eim_server *to = &e->srv;
+    const sgp32_eim_server *to = &e->s.srv;
     if (e->second && strcmp(a->address, SECOND_EIM) == 0) {
         to = e->second;
         e->second_requests++;
@@ -91,7 +89,7 @@ static int exchange(host *h, const sgp32_ipa_action *a, sgp32_buf *response)
         if (e->replay_result) {
             sgp32_buf again;
             sgp32_buf_init(&again, 1 << 16);
-            assert_int_equal(sgp32_eim_esipa_handle(&e->srv, body.data, body.len, &again, &info), SGP32_OK);
+            assert_int_equal(sgp32_eim_esipa_handle(&e->s.srv, body.data, body.len, &again, &info), SGP32_OK);
             /* the same acknowledgements, nothing recorded twice */
             assert_int_equal(again.len, response->len);
             assert_memory_equal(again.data, response->data, again.len);
@@ -108,11 +106,6 @@ static int exchange(host *h, const sgp32_ipa_action *a, sgp32_buf *response)
         return SGP32_ERR_TRANSPORT_CLOSED;
     }
     return SGP32_OK;
-}
-
-static int64_t fixed_now(void)
-{
-    return 1700000000; /* inside the SGP.26 certificates' validity */
 }
 
 /* The eIM's ES9+ leg to the scripted SM-DP+ of ipa_host (ES9+ ASN.1 binding, A2-wrapped). */
@@ -148,41 +141,15 @@ static void env_open_with(eim_env *e, bool register_certificates, uint32_t featu
     host_open(&e->h, features);
     e->h.exchange = exchange;
     e->h.exchange_ctx = e;
-    assert_int_equal(sgp32_eim_sqlite_open(":memory:", &e->db), SGP32_OK);
-    sgp32_ci_set_init(&e->cis);
-    assert_int_equal(test_read_file(SGP32_SPEC_DIR "/sgp26/CertificateIssuer/CERT_CI_ECDSA_NIST.der", &e->ci),
-                     SGP32_OK);
-    assert_int_equal(sgp32_ci_set_add(&e->cis, e->ci.data, e->ci.len), SGP32_OK);
     sgp32_eim_server_config c = {
         .eim_id = HOST_EIM_ID,
         .signing_key = &e->h.eim_key,
-        .trusted_cis = &e->cis,
-        .store = sgp32_eim_sqlite_store(e->db),
-        .now = fixed_now,
         .es9_call = es9_to_host,
         .es9_ctx = e,
     };
-    assert_int_equal(sgp32_eim_server_init(&e->srv, &c), SGP32_OK);
-
-    sgp32_eim_euicc u;
-    sgp32_eim_euicc_init(&u);
-    snprintf(u.eid, sizeof(u.eid), "%s", EUICC_FIXTURE_EID);
+    eim_test_server_open(&e->s, &c);
     snprintf(e->eid, sizeof(e->eid), "%s", EUICC_FIXTURE_EID);
-    u.has_token = e->h.has_token;
-    u.token = e->h.token;
-    u.counter = 0;
-    if (register_certificates) {
-        sgp32_buf_free(&u.euicc_certificate);
-        sgp32_buf_free(&u.eum_certificate);
-        assert_int_equal(
-            test_read_file(SGP32_SPEC_DIR "/sgp26/eUICC/CERT_EUICC_ECDSA_NIST.der", &u.euicc_certificate),
-            SGP32_OK);
-        assert_int_equal(
-            test_read_file(SGP32_SPEC_DIR "/sgp26/EUM/CERT_EUM_ECDSA_NIST.der", &u.eum_certificate),
-            SGP32_OK);
-    }
-    assert_int_equal(sgp32_eim_register(&e->srv, &u, "test"), SGP32_OK);
-    sgp32_eim_euicc_free(&u);
+    eim_test_register(&e->s.srv, e->eid, e->h.has_token, e->h.token, register_certificates, NULL);
 }
 
 static void env_open(eim_env *e, bool register_certificates)
@@ -193,34 +160,12 @@ static void env_open(eim_env *e, bool register_certificates)
 static void env_close(eim_env *e)
 {
     host_close(&e->h);
-    sgp32_eim_sqlite_close(e->db);
-    sgp32_ci_set_free(&e->cis);
-    sgp32_buf_free(&e->ci);
+    eim_test_server_close(&e->s);
 }
 
-/* Queue one operation (the REST API's grammar) for the card; returns its id. */
 static int64_t queue_op(eim_env *e, const char *json)
 {
-    sgp32_eim_operation_spec spec;
-    sgp32_eim_operation_spec_init(&spec);
-    char error[256];
-    int rc = sgp32_eim_operation_parse(json, strlen(json), &spec, error, sizeof(error));
-    if (rc)
-        fail_msg("operation %s refused: %s", json, error);
-    sgp32_eim_operation op;
-    sgp32_eim_operation_init(&op);
-    snprintf(op.eid, sizeof(op.eid), "%s", e->eid);
-    op.kind = spec.kind;
-    op.state = SGP32_EIM_OP_QUEUED;
-    assert_int_equal(sgp32_buf_append(&op.request, spec.canonical.data, spec.canonical.len), SGP32_OK);
-    op.created = fixed_now();
-    op.expires = fixed_now() + 3600;
-    snprintf(op.created_by, sizeof(op.created_by), "test");
-    assert_int_equal(e->srv.config.store.op_insert(e->srv.config.store.ctx, &op), SGP32_OK);
-    int64_t id = op.id;
-    sgp32_eim_operation_free(&op);
-    sgp32_eim_operation_spec_free(&spec);
-    return id;
+    return eim_test_queue(&e->s.srv, e->eid, json);
 }
 
 static void poll_until_idle(eim_env *e)
@@ -229,38 +174,15 @@ static void poll_until_idle(eim_env *e)
     assert_int_equal(host_run(&e->h, 5000), HOST_IDLE);
 }
 
-typedef struct op_view {
-    sgp32_eim_op_state state;
-    int delivery_count;
-    int64_t counter;
-    char json[4096];
-    size_t result_len;
-} op_view;
-
-static op_view get_op(eim_env *e, int64_t id)
+static eim_test_op get_op(eim_env *e, int64_t id)
 {
-    op_view v;
-    memset(&v, 0, sizeof(v));
-    sgp32_eim_operation op;
-    sgp32_eim_operation_init(&op);
-    assert_int_equal(e->srv.config.store.op_get(e->srv.config.store.ctx, id, &op), SGP32_OK);
-    v.state = op.state;
-    v.delivery_count = op.delivery_count;
-    v.counter = op.counter_value;
-    v.result_len = op.result.len;
-    snprintf(v.json, sizeof(v.json), "%.*s", (int)op.result_json.len, (const char *)op.result_json.data);
-    sgp32_eim_operation_free(&op);
-    return v;
+    return eim_test_get_op(&e->s.srv, id);
 }
 
 static void assert_done(eim_env *e, int64_t id, const char *expect_in_json)
 {
-    op_view v = get_op(e, id);
-    if (v.state != SGP32_EIM_OP_DONE)
-        fail_msg("operation %lld is %s: %s", (long long)id, sgp32_eim_op_state_name(v.state), v.json);
-    assert_true(v.result_len > 0); /* the eUICC-signed bytes are kept */
-    if (expect_in_json && !strstr(v.json, expect_in_json))
-        fail_msg("operation %lld result %s lacks %s", (long long)id, v.json, expect_in_json);
+    eim_test_assert_op(&e->s.srv, id, SGP32_EIM_OP_DONE, expect_in_json);
+    assert_true(get_op(e, id).result_len > 0); /* the eUICC-signed bytes are kept */
 }
 
 typedef struct profiles_seen {
@@ -282,7 +204,7 @@ static int collect(void *arg, const sgp32_eim_profile *p)
 static int believed_state(eim_env *e, const char *iccid)
 {
     profiles_seen s = {.n = 0};
-    assert_int_equal(e->srv.config.store.profile_list(e->srv.config.store.ctx, e->eid, collect, &s),
+    assert_int_equal(e->s.srv.config.store.profile_list(e->s.srv.config.store.ctx, e->eid, collect, &s),
                      SGP32_OK);
     for (size_t i = 0; i < s.n; i++)
         if (strcmp(s.iccid[i], iccid) == 0)
@@ -290,25 +212,9 @@ static int believed_state(eim_env *e, const char *iccid)
     return -1; /* not there */
 }
 
-typedef struct event_count {
-    const char *action;
-    size_t n;
-} event_count;
-
-static int count_event(void *arg, const sgp32_eim_event *ev)
-{
-    event_count *c = arg;
-    if (strcmp(ev->action, c->action) == 0)
-        c->n++;
-    return 0;
-}
-
 static size_t count_events(eim_env *e, const char *action)
 {
-    event_count c = {action, 0};
-    assert_int_equal(
-        e->srv.config.store.event_list(e->srv.config.store.ctx, NULL, 0, 100000, count_event, &c), SGP32_OK);
-    return c.n;
+    return eim_test_count_events(&e->s.srv, action);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -342,10 +248,10 @@ static void test_every_psmo(void **state)
     assert_done(&e, enable_a, "\"enable\":\"ok\"");
     assert_done(&e, del, "\"delete\":\"ok\"");
     /* fallback needs fallbackAllowed in the profile's metadata: the fixture's profiles have none */
-    op_view fb = get_op(&e, fallback);
+    eim_test_op fb = get_op(&e, fallback);
     assert_true(fb.state == SGP32_EIM_OP_DONE || fb.state == SGP32_EIM_OP_FAILED);
     assert_true(fb.result_len > 0);
-    op_view un = get_op(&e, unset);
+    eim_test_op un = get_op(&e, unset);
     assert_true(un.state == SGP32_EIM_OP_DONE || un.state == SGP32_EIM_OP_FAILED);
 
     /* counters strictly increase in queue order */
@@ -410,7 +316,7 @@ static void test_every_eco(void **state)
     poll_until_idle(&e);
     assert_done(&e, add, "addEim");
     assert_done(&e, list, "eim2.example.com");
-    op_view u = get_op(&e, update);
+    eim_test_op u = get_op(&e, update);
     assert_true(u.state == SGP32_EIM_OP_DONE || u.state == SGP32_EIM_OP_FAILED);
     assert_true(strstr(u.json, "updateEim") != NULL);
     assert_done(&e, del, "\"deleteEim\":\"ok\"");
@@ -445,7 +351,7 @@ static void test_tampered_result_rejected(void **state)
     host_run(&e.h, 5000);
     assert_int_equal(e.provide_answers_with_error, 1);
     assert_true(count_events(&e, "result.rejected") >= 1);
-    op_view v = get_op(&e, id);
+    eim_test_op v = get_op(&e, id);
     if (v.state == SGP32_EIM_OP_DELIVERED) {
         assert_int_equal(v.result_len, 0);
         poll_until_idle(&e);
@@ -483,7 +389,7 @@ static void test_lost_package_redelivered(void **state)
     e.drop_get_answer = true;
     assert_int_equal(sgp32_ipa_start_poll(e.h.ipa), SGP32_OK);
     host_run(&e.h, 5000);
-    op_view v = get_op(&e, id);
+    eim_test_op v = get_op(&e, id);
     if (v.state != SGP32_EIM_OP_DONE)
         poll_until_idle(&e);
     v = get_op(&e, id);
@@ -550,7 +456,7 @@ static void esipa(eim_env *e, const sgp32_buf *request, sgp32_buf *answer)
 {
     sgp32_eim_esipa_info info;
     sgp32_buf_reset(answer);
-    assert_int_equal(sgp32_eim_esipa_handle(&e->srv, request->data, request->len, answer, &info), SGP32_OK);
+    assert_int_equal(sgp32_eim_esipa_handle(&e->s.srv, request->data, request->len, answer, &info), SGP32_OK);
     if (info.http_status != 200)
         fail_msg("HTTP %d: %s", info.http_status, info.outcome);
 }
@@ -656,26 +562,6 @@ static void test_replay_refused_result_recovered(void **state)
     env_close(&e);
 }
 
-static int64_t queue_on(const sgp32_eim_server *srv, const char *eid, const char *json)
-{
-    sgp32_eim_operation_spec spec;
-    sgp32_eim_operation_spec_init(&spec);
-    char error[256];
-    if (sgp32_eim_operation_parse(json, strlen(json), &spec, error, sizeof(error)))
-        fail_msg("operation %s refused: %s", json, error);
-    sgp32_eim_operation op;
-    sgp32_eim_operation_init(&op);
-    snprintf(op.eid, sizeof(op.eid), "%s", eid);
-    op.kind = spec.kind;
-    assert_int_equal(sgp32_buf_append(&op.request, spec.canonical.data, spec.canonical.len), SGP32_OK);
-    op.created = fixed_now();
-    assert_int_equal(srv->config.store.op_insert(srv->config.store.ctx, &op), SGP32_OK);
-    int64_t id = op.id;
-    sgp32_eim_operation_free(&op);
-    sgp32_eim_operation_spec_free(&spec);
-    return id;
-}
-
 static bool holds(const sgp32_buf *b, const char *text)
 {
     size_t n = strlen(text);
@@ -692,29 +578,17 @@ static void test_eim_portability(void **state)
     (void)state;
     eim_env e;
     env_open(&e, true);
-    /* the second eIM: its own key, store, and association (token and counter it chose) */
-    sgp32_eim_sqlite *db2;
+    /* the second eIM: its own key, store, and association (the token it chose); no certificate:
+     * it learns it */
     sgp32_ec_private_key k2;
     sgp32_ec_public_key p2;
-    assert_int_equal(sgp32_eim_sqlite_open(":memory:", &db2), SGP32_OK);
     assert_int_equal(sgp32_ec_generate(SGP32_CURVE_NIST_P256, &k2, &p2), SGP32_OK);
-    sgp32_eim_server srv2;
-    sgp32_eim_server_config c2 = {
-        .eim_id = SECOND_EIM,
-        .signing_key = &k2,
-        .trusted_cis = &e.cis,
-        .store = sgp32_eim_sqlite_store(db2),
-        .now = fixed_now,
-    };
-    assert_int_equal(sgp32_eim_server_init(&srv2, &c2), SGP32_OK);
-    sgp32_eim_euicc u;
-    sgp32_eim_euicc_init(&u);
-    snprintf(u.eid, sizeof(u.eid), "%s", e.eid);
-    u.has_token = true;
-    u.token = 4242;
-    assert_int_equal(sgp32_eim_register(&srv2, &u, "test"), SGP32_OK); /* no certificate: learned */
-    sgp32_eim_euicc_free(&u);
-    e.second = &srv2;
+    eim_test_server second;
+    sgp32_eim_server_config c2 = {.eim_id = SECOND_EIM, .signing_key = &k2};
+    eim_test_server_open(&second, &c2);
+    sgp32_eim_server *srv2 = &second.srv;
+    eim_test_register(srv2, e.eid, true, 4242, false, NULL);
+    e.second = srv2;
 
     sgp32_buf spki;
     sgp32_buf_init(&spki, 256);
@@ -728,13 +602,13 @@ static void test_eim_portability(void **state)
              b64);
     int64_t add = queue_op(&e, json);
     int64_t del = queue_op(&e, "{\"eco\":[{\"deleteEim\":{\"eimId\":\"" HOST_EIM_ID "\"}}]}");
-    int64_t list = queue_on(&srv2, e.eid, "{\"psmo\":[{\"listProfileInfo\":{}}]}");
+    int64_t list = eim_test_queue(srv2, e.eid, "{\"psmo\":[{\"listProfileInfo\":{}}]}");
     poll_until_idle(&e);
     assert_done(&e, add, "addEim");
     assert_done(&e, del, "\"deleteEim\":\"ok\"");
     sgp32_eim_euicc first;
     sgp32_eim_euicc_init(&first);
-    assert_int_equal(e.srv.config.store.euicc_get(e.srv.config.store.ctx, e.eid, &first), SGP32_OK);
+    assert_int_equal(e.s.srv.config.store.euicc_get(e.s.srv.config.store.ctx, e.eid, &first), SGP32_OK);
     assert_false(first.associated); /* the first eIM knows it let go */
     sgp32_eim_euicc_free(&first);
 
@@ -743,7 +617,7 @@ static void test_eim_portability(void **state)
     assert_true(e.second_requests > 0);
     sgp32_eim_operation op;
     sgp32_eim_operation_init(&op);
-    assert_int_equal(srv2.config.store.op_get(srv2.config.store.ctx, list, &op), SGP32_OK);
+    assert_int_equal(srv2->config.store.op_get(srv2->config.store.ctx, list, &op), SGP32_OK);
     if (op.state != SGP32_EIM_OP_DONE)
         fail_msg("second eIM's operation is %s: %.*s", sgp32_eim_op_state_name(op.state),
                  (int)op.result_json.len, (const char *)op.result_json.data);
@@ -758,7 +632,7 @@ static void test_eim_portability(void **state)
     sgp32_buf_free(&cfg);
     sgp32_buf_free(&spki);
     e.second = NULL;
-    sgp32_eim_sqlite_close(db2);
+    eim_test_server_close(&second);
     env_close(&e);
 }
 
@@ -780,14 +654,14 @@ static void test_ipa_euicc_data_and_unknown_eid(void **state)
     sgp32_buf out;
     sgp32_buf_init(&out, 4096);
     sgp32_eim_esipa_info info;
-    assert_int_equal(sgp32_eim_esipa_handle(&e.srv, req, sizeof(req), &out, &info), SGP32_OK);
+    assert_int_equal(sgp32_eim_esipa_handle(&e.s.srv, req, sizeof(req), &out, &info), SGP32_OK);
     assert_int_equal(info.http_status, 200);
     assert_int_equal(out.len, 6);
     assert_int_equal(out.data[3], 0x02);
     assert_true(out.data[5] == 2 || out.data[5] == 3);
     /* not an ESipa message at all */
     static const uint8_t junk[] = {0x30, 0x03, 0x02, 0x01, 0x01};
-    assert_int_equal(sgp32_eim_esipa_handle(&e.srv, junk, sizeof(junk), &out, &info), SGP32_OK);
+    assert_int_equal(sgp32_eim_esipa_handle(&e.s.srv, junk, sizeof(junk), &out, &info), SGP32_OK);
     assert_int_equal(info.http_status, 400);
     sgp32_buf_free(&out);
     env_close(&e);
@@ -820,7 +694,7 @@ static void test_indirect_download_relayed(void **state)
     /* the PIR waits in the outbox until it is forwarded to the SM-DP+, which verifies it */
     assert_false(e.h.pir_verified);
     size_t forwarded = 0;
-    assert_int_equal(sgp32_eim_forward_notifications(&e.srv, 10, &forwarded), SGP32_OK);
+    assert_int_equal(sgp32_eim_forward_notifications(&e.s.srv, 10, &forwarded), SGP32_OK);
     assert_true(forwarded >= 1);
     assert_true(e.h.pir_verified);
     assert_true(e.h.pir_success);
@@ -839,13 +713,13 @@ static void test_json_binding(void **state)
     sgp32_buf out;
     sgp32_buf_init(&out, 1 << 16);
     sgp32_eim_esipa_info info;
-    assert_int_equal(sgp32_eim_esipa_json_handle(&e.srv, "getEimPackage", body, strlen(body), &out, &info),
+    assert_int_equal(sgp32_eim_esipa_json_handle(&e.s.srv, "getEimPackage", body, strlen(body), &out, &info),
                      SGP32_OK);
     assert_int_equal(info.http_status, 200);
     assert_non_null(strstr((const char *)out.data, "euiccPackageRequest"));
     assert_int_equal(get_op(&e, id).state, SGP32_EIM_OP_DELIVERED);
-    assert_int_equal(sgp32_eim_esipa_json_handle(&e.srv, "getEimPackage", "{\"eidValue\":", 12, &out, &info),
-                     SGP32_OK);
+    assert_int_equal(
+        sgp32_eim_esipa_json_handle(&e.s.srv, "getEimPackage", "{\"eidValue\":", 12, &out, &info), SGP32_OK);
     assert_int_equal(info.http_status, 400);
     sgp32_buf_free(&out);
     env_close(&e);

@@ -20,15 +20,13 @@
 #include <cmocka.h>
 
 #include "../unit/ipa_host.h"
+#include "eim_test_support.h"
 #include "sgp32/asn1.h"
 #include "sgp32/eim_server.h"
 
 typedef struct eim_env {
     host h;
-    sgp32_eim_sqlite *db;
-    sgp32_eim_server srv;
-    sgp32_ci_set cis;
-    sgp32_buf ci;
+    eim_test_server s;
     char eid[SGP32_EIM_EID_DIGITS + 1];
     sgp32_buf request;  /* the last TransferEimPackageRequest */
     bool answer_inline; /* hand the PUSH_RESPONSE to the eIM the moment the IPA emits it */
@@ -54,7 +52,7 @@ static int exchange(host *h, const sgp32_ipa_action *a, sgp32_buf *response)
         return SGP32_ERR_TRANSPORT_CLOSED; /* lost on the way: the eIM never sees it */
     }
     sgp32_eim_esipa_info info;
-    assert_int_equal(sgp32_eim_esipa_handle(&e->srv, a->data.data, a->data.len, response, &info), SGP32_OK);
+    assert_int_equal(sgp32_eim_esipa_handle(&e->s.srv, a->data.data, a->data.len, response, &info), SGP32_OK);
     if (info.http_status != 200 && info.http_status != 204)
         fail_msg("HTTP %d: %s", info.http_status, info.outcome);
     if (tag == 0xBF50)
@@ -72,13 +70,8 @@ static void record(host *h, const sgp32_ipa_action *a, const sgp32_ipa_event *ev
     if (a->type != SGP32_IPA_ACT_PUSH_RESPONSE || !e->answer_inline)
         return;
     e->push_rc =
-        sgp32_eim_transfer_eim_package_response(&e->srv, e->eid, a->data.data, a->data.len, &e->push_info);
+        sgp32_eim_transfer_eim_package_response(&e->s.srv, e->eid, a->data.data, a->data.len, &e->push_info);
     e->push_answers++;
-}
-
-static int64_t fixed_now(void)
-{
-    return 1700000000; /* inside the SGP.26 certificates' validity */
 }
 
 static void env_open(eim_env *e, bool register_certificates)
@@ -90,39 +83,11 @@ static void env_open(eim_env *e, bool register_certificates)
     e->h.record = record;
     e->answer_inline = true;
     sgp32_buf_init(&e->request, 1 << 16);
-    assert_int_equal(sgp32_eim_sqlite_open(":memory:", &e->db), SGP32_OK);
-    sgp32_ci_set_init(&e->cis);
-    assert_int_equal(test_read_file(SGP32_SPEC_DIR "/sgp26/CertificateIssuer/CERT_CI_ECDSA_NIST.der", &e->ci),
-                     SGP32_OK);
-    assert_int_equal(sgp32_ci_set_add(&e->cis, e->ci.data, e->ci.len), SGP32_OK);
-    sgp32_eim_server_config c = {
-        .eim_id = HOST_EIM_ID,
-        .signing_key = &e->h.eim_key,
-        .trusted_cis = &e->cis,
-        .store = sgp32_eim_sqlite_store(e->db),
-        .now = fixed_now,
-        .push_https = true,
-    };
-    assert_int_equal(sgp32_eim_server_init(&e->srv, &c), SGP32_OK);
-    sgp32_eim_euicc u;
-    sgp32_eim_euicc_init(&u);
-    snprintf(u.eid, sizeof(u.eid), "%s", EUICC_FIXTURE_EID);
+    sgp32_eim_server_config c = {.eim_id = HOST_EIM_ID, .signing_key = &e->h.eim_key, .push_https = true};
+    eim_test_server_open(&e->s, &c);
     snprintf(e->eid, sizeof(e->eid), "%s", EUICC_FIXTURE_EID);
-    snprintf(u.push_address, sizeof(u.push_address), "device.example.com:9443");
-    u.has_token = e->h.has_token;
-    u.token = e->h.token;
-    if (register_certificates) {
-        sgp32_buf_free(&u.euicc_certificate);
-        sgp32_buf_free(&u.eum_certificate);
-        assert_int_equal(
-            test_read_file(SGP32_SPEC_DIR "/sgp26/eUICC/CERT_EUICC_ECDSA_NIST.der", &u.euicc_certificate),
-            SGP32_OK);
-        assert_int_equal(
-            test_read_file(SGP32_SPEC_DIR "/sgp26/EUM/CERT_EUM_ECDSA_NIST.der", &u.eum_certificate),
-            SGP32_OK);
-    }
-    assert_int_equal(sgp32_eim_register(&e->srv, &u, "test"), SGP32_OK);
-    sgp32_eim_euicc_free(&u);
+    eim_test_register(&e->s.srv, e->eid, e->h.has_token, e->h.token, register_certificates,
+                      "device.example.com:9443");
     /* a running IPA: booted (EID, eIM address) and polled once, idle now */
     assert_int_equal(sgp32_ipa_start_boot(e->h.ipa), SGP32_OK);
     assert_int_equal(host_run(&e->h, 1000), HOST_IDLE);
@@ -132,90 +97,28 @@ static void env_open(eim_env *e, bool register_certificates)
 static void env_close(eim_env *e)
 {
     host_close(&e->h);
-    sgp32_eim_sqlite_close(e->db);
-    sgp32_ci_set_free(&e->cis);
-    sgp32_buf_free(&e->ci);
+    eim_test_server_close(&e->s);
     sgp32_buf_free(&e->request);
 }
 
 static int64_t queue_op(eim_env *e, const char *json)
 {
-    sgp32_eim_operation_spec spec;
-    sgp32_eim_operation_spec_init(&spec);
-    char error[256];
-    if (sgp32_eim_operation_parse(json, strlen(json), &spec, error, sizeof(error)))
-        fail_msg("operation %s refused: %s", json, error);
-    sgp32_eim_operation op;
-    sgp32_eim_operation_init(&op);
-    snprintf(op.eid, sizeof(op.eid), "%s", e->eid);
-    op.kind = spec.kind;
-    op.state = SGP32_EIM_OP_QUEUED;
-    assert_int_equal(sgp32_buf_append(&op.request, spec.canonical.data, spec.canonical.len), SGP32_OK);
-    op.created = fixed_now();
-    op.expires = fixed_now() + 3600;
-    snprintf(op.created_by, sizeof(op.created_by), "test");
-    assert_int_equal(e->srv.config.store.op_insert(e->srv.config.store.ctx, &op), SGP32_OK);
-    int64_t id = op.id;
-    sgp32_eim_operation_free(&op);
-    sgp32_eim_operation_spec_free(&spec);
-    return id;
+    return eim_test_queue(&e->s.srv, e->eid, json);
 }
 
-typedef struct op_view {
-    sgp32_eim_op_state state;
-    int delivery_count;
-    int64_t counter;
-    bool awaiting_result;
-    char json[4096];
-    size_t result_len;
-} op_view;
-
-static op_view get_op(eim_env *e, int64_t id)
+static eim_test_op get_op(eim_env *e, int64_t id)
 {
-    op_view v;
-    memset(&v, 0, sizeof(v));
-    sgp32_eim_operation op;
-    sgp32_eim_operation_init(&op);
-    assert_int_equal(e->srv.config.store.op_get(e->srv.config.store.ctx, id, &op), SGP32_OK);
-    v.state = op.state;
-    v.delivery_count = op.delivery_count;
-    v.counter = op.counter_value;
-    v.awaiting_result = op.awaiting_result;
-    v.result_len = op.result.len;
-    snprintf(v.json, sizeof(v.json), "%.*s", (int)op.result_json.len, (const char *)op.result_json.data);
-    sgp32_eim_operation_free(&op);
-    return v;
+    return eim_test_get_op(&e->s.srv, id);
 }
 
 static void assert_state(eim_env *e, int64_t id, sgp32_eim_op_state want, const char *expect_in_json)
 {
-    op_view v = get_op(e, id);
-    if (v.state != want)
-        fail_msg("operation %lld is %s, not %s: %s", (long long)id, sgp32_eim_op_state_name(v.state),
-                 sgp32_eim_op_state_name(want), v.json);
-    if (expect_in_json && !strstr(v.json, expect_in_json))
-        fail_msg("operation %lld result %s lacks %s", (long long)id, v.json, expect_in_json);
-}
-
-typedef struct event_count {
-    const char *action;
-    size_t n;
-} event_count;
-
-static int count_event(void *arg, const sgp32_eim_event *ev)
-{
-    event_count *c = arg;
-    if (strcmp(ev->action, c->action) == 0)
-        c->n++;
-    return 0;
+    eim_test_assert_op(&e->s.srv, id, want, expect_in_json);
 }
 
 static size_t count_events(eim_env *e, const char *action)
 {
-    event_count c = {action, 0};
-    assert_int_equal(
-        e->srv.config.store.event_list(e->srv.config.store.ctx, NULL, 0, 100000, count_event, &c), SGP32_OK);
-    return c.n;
+    return eim_test_count_events(&e->s.srv, action);
 }
 
 /* prepare -> BF4E {inner}; returns the operation id it serves. */
@@ -223,7 +126,7 @@ static int64_t prepare(eim_env *e, uint32_t inner)
 {
     int64_t id = -1;
     sgp32_buf_reset(&e->request);
-    assert_int_equal(sgp32_eim_transfer_eim_package_prepare(&e->srv, e->eid, &e->request, &id), SGP32_OK);
+    assert_int_equal(sgp32_eim_transfer_eim_package_prepare(&e->s.srv, e->eid, &e->request, &id), SGP32_OK);
     sgp32_asn1_tlv outer, pkg;
     assert_int_equal(sgp32_asn1_expect(e->request.data, e->request.len, 0xBF4E, &outer), SGP32_OK);
     assert_int_equal(sgp32_asn1_read_tlv(outer.value.data, outer.value.len, &pkg, NULL), SGP32_OK);
@@ -242,7 +145,7 @@ static host_stop push(eim_env *e)
 
 static void answer_later(eim_env *e)
 {
-    e->push_rc = sgp32_eim_transfer_eim_package_response(&e->srv, e->eid, e->h.push_response.data,
+    e->push_rc = sgp32_eim_transfer_eim_package_response(&e->s.srv, e->eid, e->h.push_response.data,
                                                          e->h.push_response.len, &e->push_info);
     e->push_answers++;
 }
@@ -276,7 +179,7 @@ static void test_push_psmo(void **state)
     assert_non_null(strstr(e.push_info.outcome, "received"));
     assert_int_equal(e.push_info.acknowledge_count, 0);
     assert_state(&e, id, SGP32_EIM_OP_DONE, "\"enable\":\"ok\"");
-    op_view v = get_op(&e, id);
+    eim_test_op v = get_op(&e, id);
     assert_int_equal(v.delivery_count, 1);
     assert_int_equal(v.counter, 1);
     assert_true(v.result_len > 0);
@@ -294,13 +197,13 @@ static void test_push_psmo(void **state)
     /* nothing left to push */
     int64_t none = 7;
     sgp32_buf_reset(&e.request);
-    assert_int_equal(sgp32_eim_transfer_eim_package_prepare(&e.srv, e.eid, &e.request, &none),
+    assert_int_equal(sgp32_eim_transfer_eim_package_prepare(&e.s.srv, e.eid, &e.request, &none),
                      SGP32_ERR_NOT_FOUND);
     assert_int_equal(none, 0);
     assert_int_equal(e.request.len, 0);
-    assert_int_equal(
-        sgp32_eim_transfer_eim_package_prepare(&e.srv, "89049032123451234512345678901234", &e.request, &none),
-        SGP32_ERR_NOT_FOUND);
+    assert_int_equal(sgp32_eim_transfer_eim_package_prepare(&e.s.srv, "89049032123451234512345678901234",
+                                                            &e.request, &none),
+                     SGP32_ERR_NOT_FOUND);
     env_close(&e);
 }
 
@@ -386,7 +289,7 @@ static void test_lost_push_redelivered_by_poll(void **state)
     assert_int_equal(sgp32_ipa_start_poll(e.h.ipa), SGP32_OK);
     assert_int_equal(host_run(&e.h, 5000), HOST_IDLE);
     assert_state(&e, id, SGP32_EIM_OP_DONE, "\"enable\":\"ok\"");
-    op_view v = get_op(&e, id);
+    eim_test_op v = get_op(&e, id);
     assert_int_equal(v.delivery_count, 3);
     assert_int_equal(v.counter, 1);
     assert_int_equal(count_events(&e, "operation.result"), 1);
@@ -446,7 +349,7 @@ static void test_lost_push_answer_then_push(void **state)
     assert_memory_equal(e.request.data, first.data, first.len);
     push(&e);
     assert_true(push_response_is(&e, received, sizeof(received)));
-    op_view v = get_op(&e, id);
+    eim_test_op v = get_op(&e, id);
     assert_int_equal(v.state, SGP32_EIM_OP_DELIVERED);
     assert_true(v.awaiting_result); /* the card has run it: its result is asked for, not the package */
     assert_int_equal(prepare(&e, 0xBF52), id);
@@ -507,10 +410,10 @@ static void test_push_recovers_result(void **state)
     assert_int_equal(sgp32_buf_append(&answer, epr.data, epr.len), SGP32_OK);
     assert_int_equal(sgp32_asn1_end(&answer, 0xBF4E, mark), SGP32_OK);
     sgp32_eim_esipa_info info;
-    assert_int_equal(sgp32_eim_transfer_eim_package_response(&e.srv, e.eid, answer.data, answer.len, &info),
+    assert_int_equal(sgp32_eim_transfer_eim_package_response(&e.s.srv, e.eid, answer.data, answer.len, &info),
                      SGP32_OK);
     assert_int_equal(info.acknowledge_count, 0);
-    op_view v = get_op(&e, id);
+    eim_test_op v = get_op(&e, id);
     assert_int_equal(v.state, SGP32_EIM_OP_DELIVERED);
     assert_true(v.awaiting_result);
 
@@ -559,7 +462,7 @@ static void test_push_package_error(void **state)
     assert_int_equal(prepare(&e, 0xBF51), id);
     static const uint8_t unknown_package[] = {0xBF, 0x4E, 0x03, 0x02, 0x01, 0x02};
     sgp32_eim_esipa_info info;
-    assert_int_equal(sgp32_eim_transfer_eim_package_response(&e.srv, e.eid, unknown_package,
+    assert_int_equal(sgp32_eim_transfer_eim_package_response(&e.s.srv, e.eid, unknown_package,
                                                              sizeof(unknown_package), &info),
                      SGP32_OK);
     assert_int_equal(info.operation_id, id);
@@ -605,7 +508,7 @@ static void test_garbled_answers_refused(void **state)
     for (size_t i = 0; i < SGP32_ARRAY_LEN(answers); i++) {
         sgp32_eim_esipa_info info;
         int rc =
-            sgp32_eim_transfer_eim_package_response(&e.srv, e.eid, answers[i].der, answers[i].len, &info);
+            sgp32_eim_transfer_eim_package_response(&e.s.srv, e.eid, answers[i].der, answers[i].len, &info);
         if (rc == SGP32_OK)
             fail_msg("answer %zu accepted: %s", i, info.outcome);
         assert_int_equal(get_op(&e, id).state, SGP32_EIM_OP_DELIVERED);
@@ -635,24 +538,25 @@ static void test_garbled_answers_refused(void **state)
     assert_int_equal(sgp32_asn1_end(&forged, 0xBF4E, mark), SGP32_OK);
     forged.data[forged.len - 1] ^= 0x01;
     sgp32_eim_esipa_info info;
-    assert_int_equal(sgp32_eim_transfer_eim_package_response(&e.srv, e.eid, forged.data, forged.len, &info),
+    assert_int_equal(sgp32_eim_transfer_eim_package_response(&e.s.srv, e.eid, forged.data, forged.len, &info),
                      SGP32_ERR_CRYPTO_BAD_SIGNATURE);
     assert_int_equal(info.acknowledge_count, 0);
     assert_int_equal(get_op(&e, next).state, SGP32_EIM_OP_DELIVERED);
     assert_int_equal(count_events(&e, "operation.result"), 1);
     /* the genuine old EPR again: a duplicate, acknowledged again, the new operation untouched */
     forged.data[forged.len - 1] ^= 0x01;
-    assert_int_equal(sgp32_eim_transfer_eim_package_response(&e.srv, e.eid, forged.data, forged.len, &info),
+    assert_int_equal(sgp32_eim_transfer_eim_package_response(&e.s.srv, e.eid, forged.data, forged.len, &info),
                      SGP32_OK);
     assert_int_equal(info.acknowledge_count, 1);
     assert_int_equal(get_op(&e, next).state, SGP32_EIM_OP_DELIVERED);
     assert_int_equal(count_events(&e, "operation.result"), 1);
     /* an unknown eUICC, bad arguments */
-    assert_int_equal(sgp32_eim_transfer_eim_package_response(&e.srv, "89049032123451234512345678901234",
+    assert_int_equal(sgp32_eim_transfer_eim_package_response(&e.s.srv, "89049032123451234512345678901234",
                                                              received, sizeof(received), &info),
                      SGP32_ERR_NOT_FOUND);
-    assert_int_equal(sgp32_eim_transfer_eim_package_response(&e.srv, NULL, received, sizeof(received), &info),
-                     SGP32_ERR_INVALID_ARGUMENT);
+    assert_int_equal(
+        sgp32_eim_transfer_eim_package_response(&e.s.srv, NULL, received, sizeof(received), &info),
+        SGP32_ERR_INVALID_ARGUMENT);
     sgp32_buf_free(&forged);
     env_close(&e);
 }
@@ -677,10 +581,10 @@ static void test_acknowledgements_and_configuration(void **state)
     assert_int_equal(sgp32_eim_transfer_eim_acknowledgements(negative, 1, &out), SGP32_ERR_INVALID_ARGUMENT);
     sgp32_eim_euicc u;
     sgp32_eim_euicc_init(&u);
-    assert_int_equal(e.srv.config.store.euicc_get(e.srv.config.store.ctx, e.eid, &u), SGP32_OK);
+    assert_int_equal(e.s.srv.config.store.euicc_get(e.s.srv.config.store.ctx, e.eid, &u), SGP32_OK);
     assert_string_equal(u.push_address, "device.example.com:9443");
     sgp32_buf_reset(&out);
-    assert_int_equal(sgp32_eim_configuration_data_encode(&e.srv, &u, &out), SGP32_OK);
+    assert_int_equal(sgp32_eim_configuration_data_encode(&e.s.srv, &u, &out), SGP32_OK);
     static const uint8_t protocols[] = {0x87, 0x02, 0x05, 0xA0}; /* retrieveHttps, injectHttps */
     bool found = false;
     for (size_t i = 0; i + sizeof(protocols) <= out.len; i++)
