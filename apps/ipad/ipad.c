@@ -7,6 +7,9 @@
  * download), the state blob to a file written atomically (write, fsync, rename, fsync dir).
  * With push_listen, packages the eIM pushes (TransferEimPackage, mutual TLS: ipad_push.c) are
  * fed to the core at its next idle or backoff point, and its PUSH_RESPONSE is the HTTP answer.
+ * With connectivity_check, an operator command says after each card reset (a profile switch)
+ * whether the device can attach with the profile now enabled; while it cannot, nothing goes to
+ * the network and the core rolls back an enable with rollbackFlag (start_connectivity_lost).
  *
  *   ipad -c /etc/ipad.conf --once   one poll cycle: boot, poll until no package, notifications
  *   ipad -c /etc/ipad.conf          daemon: poll every poll_interval, take pushes, backoff,
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +43,12 @@
 
 enum { EXIT_PROCEDURE = 1, EXIT_USAGE = 2, EXIT_SETUP = 3 };
 enum { IPAD_CA_MAX = 8 };
+/* The core's cap on one ESipa/ES9+ message or ES10 response (its default is 8 KiB, for small
+ * devices). A RetrieveNotificationsList answer holds every pending notification, each with
+ * CERT.EUICC and CERT.EUM (about 1.3 KiB): past the cap every poll cycle would fail there for
+ * ever. 256 KiB is more than a card keeps (euicc-sim: 32 entries of at most 2 KiB); the buffers
+ * grow only as far as they are used. */
+enum { IPAD_MESSAGE_MAX = 256 << 10 };
 
 static const sgp32_log_context app_log = {.component = "ipad"};
 
@@ -67,6 +77,8 @@ typedef struct ipad_config {
     char push_client_ca[IPAD_CA_MAX][512];
     size_t push_client_ca_count;
     uint32_t push_timeout_s;
+    char connectivity_check[512]; /* "": none; run with /bin/sh -c */
+    uint32_t connectivity_check_timeout_s;
 } ipad_config;
 
 static void usage(FILE *out, const char *prog)
@@ -116,6 +128,15 @@ static void usage(FILE *out, const char *prog)
             "                              TLS handshake\n"
             "  push_timeout = SECONDS      how long a push waits for the IPA to take and answer it\n"
             "                              before 503 (busy) or 504 (default 30)\n"
+            "  connectivity_check = CMD    run with /bin/sh -c at start and after every card reset\n"
+            "                              (a profile switch); environment: IPAD_ICCID = the enabled\n"
+            "                              profile's ICCID, IPAD_EVENT = start|card-reset|retry.\n"
+            "                              Non-zero exit: the device cannot attach with that profile;\n"
+            "                              no ESipa or ES9+ until a check passes (re-run before each\n"
+            "                              retry), an enable with rollbackFlag is rolled back\n"
+            "                              (ProfileRollback). Default: none (always attached)\n"
+            "  connectivity_check_timeout = SECONDS\n"
+            "                              a check running longer fails (default 60)\n"
             "\n"
             "Exit status: 0 idle / clean stop, 1 a procedure failed (--once), 2 usage or config\n"
             "error, 3 setup error (card, state file).\n",
@@ -249,6 +270,15 @@ static int config_set(ipad_config *c, const char *key, const char *v)
         if (parse_uint(v, &x) || x == 0 || x > 3600)
             return -1;
         c->push_timeout_s = x;
+        return 0;
+    }
+    if (!strcmp(key, "connectivity_check"))
+        return set_string(c->connectivity_check, sizeof(c->connectivity_check), v);
+    if (!strcmp(key, "connectivity_check_timeout")) {
+        uint32_t x;
+        if (parse_uint(v, &x) || x == 0 || x > 3600)
+            return -1;
+        c->connectivity_check_timeout_s = x;
         return 0;
     }
     if (!strcmp(key, "log_level")) {
@@ -434,6 +464,8 @@ typedef struct ipad {
     unsigned procedure; /* counts procedures (session open .. close) */
     uint64_t http_sent, http_received;
     char last_transport_error[320];
+    bool offline;   /* connectivity_check failed: no ESipa / ES9+ until one passes */
+    char iccid[21]; /* the enabled profile at the last check ("" none or unknown) */
 } ipad;
 
 static void close_sessions(ipad *d)
@@ -488,8 +520,189 @@ static void transport_error(ipad *d, sgp32_ipa_event *ev, int rc, long http_stat
     sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &app_log, "%s", d->last_transport_error);
 }
 
+/* ------------------------------------------------------------------ connectivity check */
+
+/* One APDU of ipad's own: data || SW in d->apdu_rsp; the SW, or -1. */
+static int own_apdu(ipad *d, const uint8_t *command, size_t len)
+{
+    if (sgp32_apdu_transport_transmit(d->card, command, len, &d->apdu_rsp) != SGP32_OK || d->apdu_rsp.len < 2)
+        return -1;
+    return (d->apdu_rsp.data[d->apdu_rsp.len - 2] << 8) | d->apdu_rsp.data[d->apdu_rsp.len - 1];
+}
+
+/* The enabled profile's ICCID from ProfileInfoListResponse BF2D {A0 {E3 {5A, 9F70} ...}}. */
+static void find_enabled_iccid(sgp32_bytes der, char out[21])
+{
+    sgp32_asn1_tlv top, list, entry, field;
+    if (sgp32_asn1_expect(der.data, der.len, 0xBF2D, &top) ||
+        sgp32_asn1_read_tlv(top.value.data, top.value.len, &list, NULL) || list.tag != 0xA0)
+        return;
+    sgp32_asn1_reader entries, fields;
+    sgp32_asn1_reader_init(&entries, list.value, 2);
+    while (sgp32_asn1_reader_next(&entries, &entry) == SGP32_OK) {
+        sgp32_bytes iccid = {NULL, 0};
+        bool enabled = false;
+        sgp32_asn1_reader_init(&fields, entry.value, 3);
+        while (sgp32_asn1_reader_next(&fields, &field) == SGP32_OK) {
+            if (field.tag == 0x5A)
+                iccid = field.value;
+            else if (field.tag == 0x9F70)
+                enabled = field.value.len == 1 && field.value.data[0] == 1;
+        }
+        if (!enabled || !iccid.len || iccid.len > 10)
+            continue;
+        size_t n = 0; /* BCD, low nibble first, F padding */
+        for (size_t i = 0; i < iccid.len; i++)
+            for (int k = 0; k < 2; k++) {
+                unsigned digit = k ? iccid.data[i] >> 4 : iccid.data[i] & 0x0F;
+                if (digit <= 9)
+                    out[n++] = (char)('0' + digit);
+            }
+        out[n] = 0;
+        return;
+    }
+}
+
+/* The enabled profile's ICCID into d->iccid ("" none or unknown): right after a card reset, before
+ * the core's own session set-up (which selects the ISD-R again), SELECT ISD-R and ES10c
+ * GetProfilesInfo (tags ICCID and profileState) on the basic channel, GET RESPONSE on 61xx. */
+static void read_enabled_iccid(ipad *d)
+{
+    static const uint8_t select[] = {0x00, 0xA4, 0x04, 0x00, 0x10, 0xA0, 0x00, 0x00, 0x05, 0x59, 0x10,
+                                     0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0x89, 0x00, 0x00, 0x01, 0x00};
+    static const uint8_t info[] = {0x80, 0xE2, 0x91, 0x00, 0x08, 0xBF, 0x2D,
+                                   0x05, 0x5C, 0x03, 0x5A, 0x9F, 0x70};
+    d->iccid[0] = 0;
+    int sw = own_apdu(d, select, sizeof(select));
+    if (sw != 0x9000 && (sw >> 8) != 0x61)
+        return;
+    sgp32_buf all;
+    sgp32_buf_init(&all, 1 << 16);
+    sw = own_apdu(d, info, sizeof(info));
+    while (sw >= 0 && sgp32_buf_append(&all, d->apdu_rsp.data, d->apdu_rsp.len - 2) == SGP32_OK &&
+           (sw >> 8) == 0x61) {
+        const uint8_t get_response[] = {0x00, 0xC0, 0x00, 0x00, (uint8_t)(sw & 0xFF)};
+        sw = own_apdu(d, get_response, sizeof(get_response));
+    }
+    if (sw == 0x9000)
+        find_enabled_iccid(sgp32_buf_bytes(&all), d->iccid);
+    sgp32_buf_free(&all);
+}
+
+/* Run connectivity_check (/bin/sh -c) with IPAD_ICCID and IPAD_EVENT; true: it exited 0. */
+static bool run_connectivity_check(ipad *d, const char *event)
+{
+    /* the environment is built before fork: the child of a threaded process only calls execve */
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 3, sizeof(*env));
+    char iccid_var[40], event_var[40];
+    snprintf(iccid_var, sizeof(iccid_var), "IPAD_ICCID=%s", d->iccid);
+    snprintf(event_var, sizeof(event_var), "IPAD_EVENT=%s", event);
+    if (!env) { /* the check cannot run: nothing is known, nothing changes */
+        sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_APP, &app_log,
+                  "connectivity check: out of memory: assuming attached");
+        return true;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "IPAD_ICCID=", 11) && strncmp(environ[i], "IPAD_EVENT=", 11))
+            env[m++] = environ[i];
+    env[m++] = iccid_var;
+    env[m++] = event_var;
+    char *argv[] = {"sh", "-c", d->cfg.connectivity_check, NULL};
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);                      /* a timeout kills the command and its children */
+        dup2(STDERR_FILENO, STDOUT_FILENO); /* its output goes to ipad's log, not stdout */
+        signal(SIGPIPE, SIG_DFL);
+        execve("/bin/sh", argv, env);
+        _exit(127);
+    }
+    free(env);
+    if (pid < 0) {
+        sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_APP, &app_log,
+                  "connectivity check: cannot fork: %s: assuming attached", strerror(errno));
+        return true;
+    }
+    setpgid(pid, pid);
+    uint32_t limit = d->cfg.connectivity_check_timeout_s ? d->cfg.connectivity_check_timeout_s : 60;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int status = 0;
+    bool killed = false;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR))
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (stop_requested || now.tv_sec - start.tv_sec >= (time_t)limit) {
+            killed = true;
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            break;
+        }
+        struct timespec tick = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+    bool attached = !killed && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    char how[64];
+    if (killed && !stop_requested)
+        snprintf(how, sizeof(how), "timed out after %u s", limit);
+    else if (killed)
+        snprintf(how, sizeof(how), "stop requested");
+    else if (WIFEXITED(status))
+        snprintf(how, sizeof(how), "exit %d", WEXITSTATUS(status));
+    else
+        snprintf(how, sizeof(how), "signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    sgp32_log(attached ? SGP32_LOG_INFO : SGP32_LOG_WARN, SGP32_LOG_APP, &app_log,
+              "connectivity check (%s, profile %s): %s (%s)", event, d->iccid[0] ? d->iccid : "none",
+              attached ? "attached" : "cannot attach", how);
+    return attached;
+}
+
+/* At start and after every card reset (a profile switch): which profile runs now, and can the
+ * device attach with it? If not: the connections are gone, nothing goes to the network until a
+ * check passes, and the core hears of it (an enable with rollbackFlag is rolled back). */
+static void check_connectivity(ipad *d, const char *event)
+{
+    if (!d->cfg.connectivity_check[0])
+        return;
+    close_sessions(d); /* a new profile: the next exchange opens a new connection */
+    read_enabled_iccid(d);
+    d->offline = !run_connectivity_check(d, event);
+    if (d->offline) {
+        sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &app_log,
+                  "no connectivity with profile %s: ESipa and ES9+ wait until a check passes",
+                  d->iccid[0] ? d->iccid : "none");
+        sgp32_ipa_start_connectivity_lost(d->ipa);
+    }
+}
+
+/* Before an exchange while offline: check again (the network may be back). false: still offline,
+ * the exchange fails at once. */
+static bool connectivity_back(ipad *d, const sgp32_ipa_action *a, sgp32_ipa_event *ev)
+{
+    if (!d->offline || run_connectivity_check(d, "retry")) {
+        d->offline = false;
+        return true;
+    }
+    char msg[96];
+    snprintf(msg, sizeof(msg), "no connectivity: profile %s cannot attach (connectivity_check)",
+             d->iccid[0] ? d->iccid : "none");
+    transport_error(d, ev, SGP32_ERR_TRANSPORT_CONNECT, 0, sgp32_ipa_function_name(a->function), a->address,
+                    msg);
+    return false;
+}
+
 static void do_esipa(ipad *d, const sgp32_ipa_action *a, sgp32_ipa_event *ev)
 {
+    if (!connectivity_back(d, a, ev))
+        return;
     if (d->esipa && strcmp(d->esipa_address, a->address) != 0)
         close_sessions(d);
     if (!d->esipa) {
@@ -525,6 +738,8 @@ static void do_esipa(ipad *d, const sgp32_ipa_action *a, sgp32_ipa_event *ev)
 
 static void do_es9(ipad *d, const sgp32_ipa_action *a, sgp32_ipa_event *ev)
 {
+    if (!connectivity_back(d, a, ev))
+        return;
     /* The core sends RemoteProfileProvisioningRequest (A2 {request}); the ES9+ client takes the
      * inner request and answers the inner response, which goes back wrapped in A2. */
     sgp32_asn1_tlv wrap;
@@ -614,6 +829,7 @@ static void do_reset(ipad *d, sgp32_ipa_event *ev)
         return;
     }
     sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log, "card reset");
+    check_connectivity(d, "card-reset");
     ev->type = SGP32_IPA_EV_CARD_RESET;
     ev->data = sgp32_buf_bytes(&d->atr);
 }
@@ -919,6 +1135,7 @@ int main(int argc, char **argv)
         .backoff_base_s = d.cfg.backoff_base_s,
         .backoff_max_s = d.cfg.backoff_max_s,
         .poll_interval_s = d.cfg.poll_interval_s,
+        .message_max = IPAD_MESSAGE_MAX,
     };
     if ((rc = sgp32_ipa_init(&d.ipa, &ic)) != SGP32_OK) {
         fprintf(stderr, "%s: cannot create the IPA: %s\n", prog, sgp32_err_str(rc));
@@ -964,6 +1181,7 @@ int main(int argc, char **argv)
         sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &app_log, "--once: push_listen not started");
     if (push && start_push_listener(&d, prog) != 0)
         goto out;
+    check_connectivity(&d, "start");
 
     status = run(&d, once);
 out:
