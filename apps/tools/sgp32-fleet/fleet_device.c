@@ -294,6 +294,9 @@ static cycle_end run_ipa(cycle *cy, int64_t *until_ms)
         .backoff_base_s = f->opt.backoff_base_s,
         .backoff_max_s = f->opt.backoff_max_s,
         .poll_interval_s = (uint32_t)ceil(f->opt.poll_interval_s),
+        /* as ipad: a backlog of notifications (each with two certificates) outgrows the core's
+         * 8 KiB default; the IPA lives only for one cycle, so the cap costs nothing idle */
+        .message_max = 256 << 10,
     };
     int rc = sgp32_ipa_init(&cy->ipa, &ic);
     if (rc) {
