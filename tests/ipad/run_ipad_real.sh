@@ -441,6 +441,21 @@ case $(es10 BF2B00 | tr 'a-f' 'A-F') in BF2B02A000) ok "backlog: delivered, the 
 [ "$(queued)" -ge $((queued_before + 8)) ] && ok "backlog: eimd got the 8 notifications for smdpd" ||
   fail "backlog: eimd got $(($(queued) - queued_before)) notification(s) for smdpd"
 
+# 6. the ESipa JSON binding (POST /gsma/rsp2/esipa/<function>) end to end: a PSMO (signed package,
+# eUICC-signed result verified by eimd) and eUICC data
+op=$(op_create '{"psmo":[{"listProfileInfo":{}}]}')
+op2=$(op_create '{"ipaEuiccData":{"tags":["defaultSmdpAddress","euiccInfo1"]}}')
+[ -n "$op" ] && [ -n "$op2" ] || die "json binding: create the operations: $(cat op_create.json)"
+json_before=$(grep -c 'ESipa json ' eimd.err || true)
+ipad_conf indirect "binding = json"
+ipad_once "json binding"
+op_wait "$op" 20 && grep -q '"state":"done"' op.json && grep -q '"listProfileInfo"' op.json &&
+  ok "json binding: listProfileInfo done, result verified" || fail "json binding: listProfileInfo: $(cat op.json)"
+op_wait "$op2" 20 && grep -q '"state":"done"' op.json && grep -q 'defaultSmdpAddress' op.json &&
+  ok "json binding: IpaEuiccData done" || fail "json binding: IpaEuiccData: $(cat op.json)"
+[ "$(grep -c 'ESipa json ' eimd.err || true)" -gt "$json_before" ] &&
+  ok "json binding: eimd served them on /gsma/rsp2/esipa/<function>" || fail "json binding: eimd logged no JSON-binding request"
+
 # every notification eimd took for smdpd reached it
 for _ in $(seq 1 50); do [ "$(forwarded)" -eq "$(queued)" ] && break; sleep 0.2; done
 [ "$(forwarded)" -eq "$(queued)" ] && ok "eimd forwarded all $(queued) notifications to smdpd" ||
