@@ -717,17 +717,6 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char line[512];
-    vsnprintf(line, sizeof(line), fmt, ap);
-    size_t n = strlen(line);
-    while (n && line[n - 1] == '\n')
-        line[--n] = '\0';
-    sgp32_log(SGP32_LOG_DEBUG, SGP32_LOG_TRANSPORT, &log_ctx, "libmicrohttpd: %s", line);
-}
-
 /* ------------------------------------------------------------------ startup */
 
 typedef struct identity {
@@ -747,7 +736,7 @@ static int load_cis(const eimd_config *conf, identity *id)
 {
     for (size_t i = 0; i < conf->ci_count; i++) {
         sgp32_buf der;
-        int rc = eimd_read_certificate(conf->ci[i], &der);
+        int rc = sgp32_app_read_certificate(conf->ci[i], &der);
         if (!rc && (rc = sgp32_ci_set_add(&id->cis, der.data, der.len)) != SGP32_OK)
             fprintf(stderr, "eimd: %s: not a usable CI certificate (%s)\n", conf->ci[i], sgp32_err_str(rc));
         sgp32_buf_free(&der);
@@ -759,10 +748,10 @@ static int load_cis(const eimd_config *conf, identity *id)
 
 static int load_signing(const eimd_config *conf, identity *id)
 {
-    int rc = eimd_read_key(conf->signing_key, &id->signing_key);
+    int rc = sgp32_app_read_key(conf->signing_key, &id->signing_key);
     if (rc || !conf->signing_certificate[0])
         return rc;
-    if ((rc = eimd_read_certificate(conf->signing_certificate, &id->signing_certificate)))
+    if ((rc = sgp32_app_read_certificate(conf->signing_certificate, &id->signing_certificate)))
         return rc;
     /* eUICCs verify packages with the certificate's key: a mismatch would fail on every device. */
     sgp32_certificate cert;
@@ -784,11 +773,11 @@ static int load_signing(const eimd_config *conf, identity *id)
 
 static int load_tls(const eimd_config *conf, identity *id)
 {
-    id->tls_cert_pem = eimd_read_text(conf->tls_certificate);
-    id->tls_key_pem = eimd_read_text(conf->tls_key);
+    id->tls_cert_pem = sgp32_app_read_text(conf->tls_certificate);
+    id->tls_key_pem = sgp32_app_read_text(conf->tls_key);
     if (!id->tls_cert_pem || !id->tls_key_pem)
         return SGP32_ERR_IO;
-    int rc = eimd_read_certificate(
+    int rc = sgp32_app_read_certificate(
         conf->tls_trust_certificate[0] ? conf->tls_trust_certificate : conf->tls_certificate, &id->tls_trust);
     if (rc)
         return rc;
@@ -821,11 +810,11 @@ static int load_smdp_trust(const eimd_config *conf, identity *id, sgp32_tls_trus
     size_t count = 0;
     int rc = SGP32_OK;
     for (size_t i = 0; !rc && i < conf->smdp_ca_count; i++)
-        rc = eimd_append_pem_certificates(conf->smdp_ca[i], &pem, &count);
+        rc = sgp32_app_append_pem_certificates(conf->smdp_ca[i], &pem, &count);
     if (rc)
         goto out;
     if (count == 1) {
-        rc = eimd_read_certificate(conf->smdp_ca[0], &id->smdp_ca_der);
+        rc = sgp32_app_read_certificate(conf->smdp_ca[0], &id->smdp_ca_der);
         trust->ca_der = sgp32_buf_bytes(&id->smdp_ca_der);
         goto out;
     }
@@ -859,9 +848,9 @@ static int load_push(const eimd_config *conf, identity *id)
     if (conf->push_interval <= 0)
         return SGP32_OK;
     if (conf->push_client_certificate[0] &&
-        !(id->push_cert_pem = eimd_read_text(conf->push_client_certificate)))
+        !(id->push_cert_pem = sgp32_app_read_text(conf->push_client_certificate)))
         return SGP32_ERR_IO;
-    if (conf->push_client_key[0] && !(id->push_key_pem = eimd_read_text(conf->push_client_key)))
+    if (conf->push_client_key[0] && !(id->push_key_pem = sgp32_app_read_text(conf->push_client_key)))
         return SGP32_ERR_IO;
     if (!conf->push_client_certificate[0] != !conf->push_client_key[0]) {
         fprintf(stderr, "eimd: push_client_certificate and push_client_key go together\n");
@@ -870,7 +859,7 @@ static int load_push(const eimd_config *conf, identity *id)
     size_t count = 0;
     int rc = SGP32_OK;
     for (size_t i = 0; !rc && i < conf->push_ca_count; i++)
-        rc = eimd_append_pem_certificates(conf->push_ca[i], &id->push_ca_pem, &count);
+        rc = sgp32_app_append_pem_certificates(conf->push_ca[i], &id->push_ca_pem, &count);
     return rc;
 }
 
@@ -881,9 +870,9 @@ static void free_identity(identity *id)
     sgp32_buf_free(&id->tls_trust);
     sgp32_buf_free(&id->smdp_ca_der);
     sgp32_ci_set_free(&id->cis);
-    eimd_free_text(id->tls_key_pem);
+    sgp32_app_free_text(id->tls_key_pem);
     free(id->tls_cert_pem);
-    eimd_free_text(id->push_key_pem);
+    sgp32_app_free_text(id->push_key_pem);
     free(id->push_cert_pem);
     sgp32_buf_free(&id->push_ca_pem);
     if (id->smdp_ca_file[0])
@@ -970,6 +959,7 @@ static void counts_text(const int64_t counts[SGP32_EIM_OP_STATE_COUNT], char *ou
 int main(int argc, char **argv)
 {
     static eimd_config conf;
+    sgp32_app_init("eimd");
     eimd_config_defaults(&conf);
     bool check_only = false;
     for (int i = 1; i < argc; i++) {
@@ -1112,7 +1102,7 @@ int main(int argc, char **argv)
                               MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
                               (unsigned)conf.threads, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                               MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-                              NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+                              NULL, MHD_OPTION_EXTERNAL_LOGGER, sgp32_app_mhd_log, &log_ctx, MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr, "eimd: cannot start HTTPS (bad TLS certificate or key?)\n");
         goto out;

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 
+#include "app_support.h"
 #include "sgp32/eim_server.h"
 
 enum {
@@ -60,16 +61,6 @@ int eimd_config_line(eimd_config *c, char *line, const char *where);
 int eimd_config_load(eimd_config *c, const char *path);
 /* Wipe the token secrets (after hashing). */
 void eimd_config_wipe_secrets(eimd_config *c);
-
-/* Files: a whole file (capped); a certificate as DER (the first one of a PEM file); an EC key (PEM);
- * a text file with a NUL for libmicrohttpd (free with eimd_free_text: it may hold a key). */
-int eimd_read_file(const char *path, sgp32_buf *out);
-int eimd_read_certificate(const char *path, sgp32_buf *der);
-int eimd_read_key(const char *path, sgp32_ec_private_key *key);
-char *eimd_read_text(const char *path);
-void eimd_free_text(char *text);
-/* Every certificate of a DER or PEM file appended to pem as PEM text; *count how many. */
-int eimd_append_pem_certificates(const char *path, sgp32_buf *pem, size_t *count);
 
 /* The push worker (eimd_push.c): one thread that pushes the next package of the eUICCs with a push
  * address, after eimd_push_signal and every interval seconds. */

@@ -1,6 +1,6 @@
 /*
  * eimd configuration: `key = value` lines from a file and --set, every key documented in --help,
- * plus loading keys and certificates (DER or PEM) from files.
+ * (the format itself, numbers and files: apps/common/app_support.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -103,30 +103,6 @@ void eimd_config_defaults(eimd_config *c)
     c->threads = n > 0 ? (int)(n > 256 ? 256 : n) : 1;
 }
 
-static int copy(char *dst, size_t size, const char *value, const char *key)
-{
-    size_t n = strlen(value);
-    if (n >= size) {
-        fprintf(stderr, "eimd: value of '%s' too long (at most %zu characters)\n", key, size - 1);
-        return -1;
-    }
-    memcpy(dst, value, n + 1);
-    return 0;
-}
-
-static int number(const char *value, const char *key, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(value, &end, 10);
-    if (errno || end == value || *end || v < min || v > max) {
-        fprintf(stderr, "eimd: '%s' must be a number in %ld..%ld\n", key, min, max);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static bool name_ok(const char *s)
 {
     if (!*s)
@@ -183,15 +159,16 @@ out:
     return rc;
 }
 
-#define COPY(field) copy(field, sizeof(field), value, key)
+#define COPY(field) sgp32_app_config_copy(field, sizeof(field), value, key)
 
-static int config_set(eimd_config *c, const char *key, const char *value)
+static int config_set(void *ctx, const char *key, const char *value)
 {
+    eimd_config *c = ctx;
     long n;
     if (!strcmp(key, "listen"))
         return COPY(c->listen);
     if (!strcmp(key, "port"))
-        return number(value, key, 0, 65535, &n) ? -1 : (c->port = (int)n, 0);
+        return sgp32_app_config_number(value, key, 0, 65535, &n) ? -1 : (c->port = (int)n, 0);
     if (!strcmp(key, "eim_id"))
         return COPY(c->eim_id);
     if (!strcmp(key, "eim_fqdn"))
@@ -229,13 +206,14 @@ static int config_set(eimd_config *c, const char *key, const char *value)
     if (!strcmp(key, "default_smdp_address"))
         return COPY(c->default_smdp_address);
     if (!strcmp(key, "operation_ttl"))
-        return number(value, key, 60, 10L * 365 * 86400, &n) ? -1 : (c->operation_ttl = n, 0);
+        return sgp32_app_config_number(value, key, 60, 10L * 365 * 86400, &n) ? -1
+                                                                              : (c->operation_ttl = n, 0);
     if (!strcmp(key, "relay_ttl"))
-        return number(value, key, 10, 7 * 86400, &n) ? -1 : (c->relay_ttl = n, 0);
+        return sgp32_app_config_number(value, key, 10, 7 * 86400, &n) ? -1 : (c->relay_ttl = n, 0);
     if (!strcmp(key, "forward_interval"))
-        return number(value, key, 1, 3600, &n) ? -1 : (c->forward_interval = n, 0);
+        return sgp32_app_config_number(value, key, 1, 3600, &n) ? -1 : (c->forward_interval = n, 0);
     if (!strcmp(key, "push_interval"))
-        return number(value, key, 0, 86400, &n) ? -1 : (c->push_interval = n, 0);
+        return sgp32_app_config_number(value, key, 0, 86400, &n) ? -1 : (c->push_interval = n, 0);
     if (!strcmp(key, "push_client_certificate"))
         return COPY(c->push_client_certificate);
     if (!strcmp(key, "push_client_key"))
@@ -246,17 +224,17 @@ static int config_set(eimd_config *c, const char *key, const char *value)
         return COPY(c->push_ca[c->push_ca_count++]);
     }
     if (!strcmp(key, "push_timeout"))
-        return number(value, key, 1, 600, &n) ? -1 : (c->push_timeout = n, 0);
+        return sgp32_app_config_number(value, key, 1, 600, &n) ? -1 : (c->push_timeout = n, 0);
     if (!strcmp(key, "push_redeliver"))
-        return number(value, key, 1, 7 * 86400, &n) ? -1 : (c->push_redeliver = n, 0);
+        return sgp32_app_config_number(value, key, 1, 7 * 86400, &n) ? -1 : (c->push_redeliver = n, 0);
     if (!strcmp(key, "push_batch"))
-        return number(value, key, 1, 100000, &n) ? -1 : (c->push_batch = n, 0);
+        return sgp32_app_config_number(value, key, 1, 100000, &n) ? -1 : (c->push_batch = n, 0);
     if (!strcmp(key, "push_parallel"))
-        return number(value, key, 1, 256, &n) ? -1 : (c->push_parallel = n, 0);
+        return sgp32_app_config_number(value, key, 1, 256, &n) ? -1 : (c->push_parallel = n, 0);
     if (!strcmp(key, "threads"))
-        return number(value, key, 1, 256, &n) ? -1 : (c->threads = (int)n, 0);
+        return sgp32_app_config_number(value, key, 1, 256, &n) ? -1 : (c->threads = (int)n, 0);
     if (!strcmp(key, "max_body"))
-        return number(value, key, 1024, 64L << 20, &n) ? -1 : (c->max_body = (size_t)n, 0);
+        return sgp32_app_config_number(value, key, 1024, 64L << 20, &n) ? -1 : (c->max_body = (size_t)n, 0);
     if (!strcmp(key, "log_level")) {
         if (sgp32_log_level_parse(value) < 0)
             return fprintf(stderr, "eimd: log_level: error, warn, info, debug or trace\n"), -1;
@@ -266,54 +244,20 @@ static int config_set(eimd_config *c, const char *key, const char *value)
     return -1;
 }
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        s[--n] = '\0';
-    return s;
-}
-
 int eimd_config_line(eimd_config *c, char *line, const char *where)
 {
-    char *hash = strchr(line, '#');
-    if (hash)
-        *hash = '\0';
-    char *s = trim(line);
-    if (!*s)
-        return 0;
-    char *eq = strchr(s, '=');
-    if (!eq) {
-        fprintf(stderr, "eimd: %s: expected 'key = value'\n", where);
-        return -1;
-    }
-    *eq = '\0';
-    return config_set(c, trim(s), trim(eq + 1));
+    return sgp32_app_config_line(line, where, config_set, c);
 }
 
 int eimd_config_load(eimd_config *c, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "eimd: cannot open config %s: %s\n", path, strerror(errno));
-        return -1;
-    }
     size_t tokens_before = c->token_count;
-    char line[2048], where[EIMD_PATH_LEN + 32];
-    int n = 0, rc = 0;
-    while (!rc && fgets(line, sizeof(line), f)) {
-        snprintf(where, sizeof(where), "%.500s:%d", path, ++n);
-        rc = eimd_config_line(c, line, where);
-    }
-    sgp32_secure_zero(line, sizeof(line));
+    bool readable = false;
+    int rc = sgp32_app_config_load(path, config_set, c, &readable);
     /* Secrets in a world-readable file are everybody's. */
-    struct stat st;
-    if (!rc && c->token_count > tokens_before && fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH))
+    if (!rc && c->token_count > tokens_before && readable)
         fprintf(stderr, "eimd: warning: %s holds api_token secrets and is readable by others (chmod o-r)\n",
                 path);
-    fclose(f);
     return rc;
 }
 
@@ -321,167 +265,4 @@ void eimd_config_wipe_secrets(eimd_config *c)
 {
     for (size_t i = 0; i < c->token_count; i++)
         sgp32_secure_zero(c->tokens[i].secret, sizeof(c->tokens[i].secret));
-}
-
-/* ------------------------------------------------------------------ files */
-
-int eimd_read_file(const char *path, sgp32_buf *out)
-{
-    sgp32_buf_init(out, EIMD_FILE_MAX);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "eimd: cannot open %s: %s\n", path, strerror(errno));
-        return SGP32_ERR_IO;
-    }
-    uint8_t chunk[8192];
-    size_t n;
-    int rc = SGP32_OK;
-    while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rc = sgp32_buf_append(out, chunk, n);
-    if (!rc && ferror(f))
-        rc = SGP32_ERR_IO;
-    fclose(f);
-    sgp32_secure_zero(chunk, sizeof(chunk));
-    if (rc)
-        fprintf(stderr, "eimd: %s: %s\n", path, rc == SGP32_ERR_IO ? "read error" : "too large");
-    return rc;
-}
-
-static const char pem_begin[] = "-----BEGIN CERTIFICATE-----", pem_end[] = "-----END CERTIFICATE-----";
-
-static const char *find(const char *hay, size_t n, const char *needle)
-{
-    size_t m = strlen(needle);
-    for (size_t i = 0; i + m <= n; i++)
-        if (memcmp(hay + i, needle, m) == 0)
-            return hay + i;
-    return NULL;
-}
-
-/* The next PEM certificate of text[*pos..n) decoded into der; SGP32_ERR_NOT_FOUND when none is left. */
-static int next_pem(const char *text, size_t n, size_t *pos, sgp32_buf *der)
-{
-    const char *b = find(text + *pos, n - *pos, pem_begin);
-    if (!b)
-        return SGP32_ERR_NOT_FOUND;
-    b += strlen(pem_begin);
-    const char *e = find(b, n - (size_t)(b - text), pem_end);
-    if (!e)
-        return SGP32_ERR_BAD_TEXT;
-    *pos = (size_t)(e - text) + strlen(pem_end);
-    return sgp32_base64_decode(b, (size_t)(e - b), der);
-}
-
-int eimd_read_certificate(const char *path, sgp32_buf *der)
-{
-    sgp32_buf raw;
-    sgp32_buf_init(der, EIMD_FILE_MAX);
-    int rc = eimd_read_file(path, &raw);
-    if (rc)
-        goto out;
-    size_t pos = 0;
-    rc = next_pem((const char *)raw.data, raw.len, &pos, der);
-    if (rc == SGP32_ERR_NOT_FOUND) /* no PEM armour: DER */
-        rc = sgp32_buf_append(der, raw.data, raw.len);
-    if (!rc) {
-        sgp32_certificate cert;
-        rc = sgp32_cert_parse(der->data, der->len, &cert);
-    }
-    if (rc)
-        fprintf(stderr, "eimd: %s: not a certificate (%s)\n", path, sgp32_err_str(rc));
-out:
-    sgp32_buf_free(&raw);
-    return rc;
-}
-
-int eimd_read_key(const char *path, sgp32_ec_private_key *key)
-{
-    sgp32_buf pem;
-    int rc = eimd_read_file(path, &pem);
-    if (!rc)
-        rc = sgp32_ec_private_from_pem((const char *)pem.data, pem.len, key);
-    if (rc)
-        fprintf(stderr, "eimd: %s: not an EC private key (%s)\n", path, sgp32_err_str(rc));
-    if (pem.data)
-        sgp32_secure_zero(pem.data, pem.alloc);
-    sgp32_buf_free(&pem);
-    return rc;
-}
-
-char *eimd_read_text(const char *path)
-{
-    sgp32_buf b;
-    char *text = NULL;
-    if (eimd_read_file(path, &b) == SGP32_OK && sgp32_buf_append_byte(&b, 0) == SGP32_OK) {
-        text = malloc(b.len);
-        if (text)
-            memcpy(text, b.data, b.len);
-    }
-    if (b.data)
-        sgp32_secure_zero(b.data, b.alloc);
-    sgp32_buf_free(&b);
-    return text;
-}
-
-void eimd_free_text(char *text)
-{
-    if (text) {
-        sgp32_secure_zero(text, strlen(text));
-        free(text);
-    }
-}
-
-static int append_pem(const uint8_t *der, size_t len, sgp32_buf *pem)
-{
-    size_t b64_len = sgp32_base64_encoded_len(len);
-    char *b64 = malloc(b64_len + 1);
-    if (!b64)
-        return SGP32_ERR_NO_MEMORY;
-    sgp32_base64_encode(der, len, b64);
-    int rc = sgp32_buf_append(pem, pem_begin, strlen(pem_begin));
-    for (size_t i = 0; !rc && i < b64_len; i += 64) {
-        rc = sgp32_buf_append_byte(pem, '\n');
-        if (!rc)
-            rc = sgp32_buf_append(pem, b64 + i, b64_len - i < 64 ? b64_len - i : 64);
-    }
-    if (!rc)
-        rc = sgp32_buf_append_byte(pem, '\n');
-    if (!rc)
-        rc = sgp32_buf_append(pem, pem_end, strlen(pem_end));
-    if (!rc)
-        rc = sgp32_buf_append_byte(pem, '\n');
-    free(b64);
-    return rc;
-}
-
-int eimd_append_pem_certificates(const char *path, sgp32_buf *pem, size_t *count)
-{
-    sgp32_buf raw, der;
-    sgp32_buf_init(&der, EIMD_FILE_MAX);
-    int rc = eimd_read_file(path, &raw);
-    size_t pos = 0, found = 0;
-    while (!rc) {
-        sgp32_buf_reset(&der);
-        rc = next_pem((const char *)raw.data, raw.len, &pos, &der);
-        if (rc == SGP32_ERR_NOT_FOUND && !found && raw.len) { /* no PEM armour: one DER certificate */
-            rc = sgp32_buf_append(&der, raw.data, raw.len);
-            pos = raw.len;
-        }
-        if (rc)
-            break;
-        sgp32_certificate cert;
-        rc = sgp32_cert_parse(der.data, der.len, &cert);
-        if (!rc)
-            rc = append_pem(der.data, der.len, pem);
-        if (!rc)
-            found++;
-    }
-    if (rc == SGP32_ERR_NOT_FOUND && found)
-        rc = SGP32_OK;
-    if (rc && rc != SGP32_ERR_IO)
-        fprintf(stderr, "eimd: %s: not a certificate file (%s)\n", path, sgp32_err_str(rc));
-    *count += found;
-    sgp32_buf_free(&der);
-    sgp32_buf_free(&raw);
-    return rc;
 }

@@ -15,6 +15,7 @@
  * late answer dropped.
  */
 #define _GNU_SOURCE
+#include "app_support.h"
 #include "ipad_push.h"
 
 #include <arpa/inet.h>
@@ -265,17 +266,6 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char line[512];
-    vsnprintf(line, sizeof(line), fmt, ap);
-    size_t n = strlen(line);
-    while (n && line[n - 1] == '\n')
-        line[--n] = '\0';
-    sgp32_log(SGP32_LOG_DEBUG, SGP32_LOG_TRANSPORT, &log_ctx, "libmicrohttpd: %s", line);
-}
-
 /* ------------------------------------------------------------------ start, stop */
 
 /* host:port or [v6]:port -> a bound, listening, non-blocking socket. */
@@ -354,8 +344,8 @@ int ipad_push_start(const ipad_push_config *config, ipad_push **out, unsigned *p
         MHD_OPTION_HTTPS_MEM_KEY, config->key_pem, MHD_OPTION_HTTPS_MEM_TRUST, config->client_ca_pem,
         MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER,
+        sgp32_app_mhd_log, (void *)&log_ctx, MHD_OPTION_END);
     if (!p->daemon) {
         fprintf(stderr, "ipad: cannot start the push listener (bad push_tls_certificate, push_tls_key or "
                         "push_client_ca?)\n");

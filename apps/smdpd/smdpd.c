@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app_support.h"
 #include "sgp32/log.h"
 #include "sgp32/profile_package.h"
 #include "sgp32/smdp_server.h"
@@ -43,6 +44,8 @@ enum {
 #define ES9_PREFIX     "/gsma/rsp2/es9plus/"
 #define ES2_PREFIX     "/gsma/rsp2/es2plus/"
 #define ASN1_PATH      "/gsma/rsp2/asn1"
+
+static sgp32_log_context mhd_log_ctx = {"smdpd", NULL, NULL}; /* libmicrohttpd's own lines */
 
 /* ------------------------------------------------------------------ config */
 
@@ -161,38 +164,16 @@ static void config_defaults(config *c)
     c->threads = n > 0 ? (int)n : 1;
 }
 
-static int copy(char *dst, size_t size, const char *value, const char *key)
-{
-    if (strlen(value) >= size) {
-        fprintf(stderr, "smdpd: value of '%s' too long\n", key);
-        return -1;
-    }
-    memcpy(dst, value, strlen(value) + 1);
-    return 0;
-}
+#define COPY(field) sgp32_app_config_copy(field, sizeof(field), value, key)
 
-static int number(const char *value, const char *key, long min, long max, long *out)
+static int config_set(void *ctx, const char *key, const char *value)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(value, &end, 10);
-    if (errno || end == value || *end || v < min || v > max) {
-        fprintf(stderr, "smdpd: '%s' must be a number in %ld..%ld\n", key, min, max);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-#define COPY(field) copy(field, sizeof(field), value, key)
-
-static int config_set(config *c, const char *key, const char *value)
-{
+    config *c = ctx;
     long n;
     if (!strcmp(key, "listen"))
         return COPY(c->listen);
     if (!strcmp(key, "port"))
-        return number(value, key, 0, 65535, &n) ? -1 : (c->port = (int)n, 0);
+        return sgp32_app_config_number(value, key, 0, 65535, &n) ? -1 : (c->port = (int)n, 0);
     if (!strcmp(key, "address"))
         return COPY(c->address);
     if (!strcmp(key, "address_alias")) {
@@ -252,7 +233,7 @@ static int config_set(config *c, const char *key, const char *value)
     if (!strcmp(key, "service_provider_name"))
         return COPY(c->service_provider_name);
     if (!strcmp(key, "profile_class"))
-        return number(value, key, 0, 2, &n) ? -1 : (c->profile_class = (int)n, 0);
+        return sgp32_app_config_number(value, key, 0, 2, &n) ? -1 : (c->profile_class = (int)n, 0);
     if (!strcmp(key, "es2_token"))
         return COPY(c->es2_token);
     if (!strcmp(key, "es2_callback_url"))
@@ -262,15 +243,15 @@ static int config_set(config *c, const char *key, const char *value)
     if (!strcmp(key, "es2_requester"))
         return COPY(c->es2_requester);
     if (!strcmp(key, "cc_max_failures"))
-        return number(value, key, 1, 100, &n) ? -1 : (c->cc_max_failures = (int)n, 0);
+        return sgp32_app_config_number(value, key, 1, 100, &n) ? -1 : (c->cc_max_failures = (int)n, 0);
     if (!strcmp(key, "max_download_attempts"))
-        return number(value, key, 1, 1000, &n) ? -1 : (c->max_download_attempts = (int)n, 0);
+        return sgp32_app_config_number(value, key, 1, 1000, &n) ? -1 : (c->max_download_attempts = (int)n, 0);
     if (!strcmp(key, "session_ttl"))
-        return number(value, key, 10, 7 * 86400, &n) ? -1 : (c->session_ttl = n, 0);
+        return sgp32_app_config_number(value, key, 10, 7 * 86400, &n) ? -1 : (c->session_ttl = n, 0);
     if (!strcmp(key, "threads"))
-        return number(value, key, 1, 256, &n) ? -1 : (c->threads = (int)n, 0);
+        return sgp32_app_config_number(value, key, 1, 256, &n) ? -1 : (c->threads = (int)n, 0);
     if (!strcmp(key, "max_body"))
-        return number(value, key, 1024, 64L << 20, &n) ? -1 : (c->max_body = (size_t)n, 0);
+        return sgp32_app_config_number(value, key, 1024, 64L << 20, &n) ? -1 : (c->max_body = (size_t)n, 0);
     if (!strcmp(key, "log_level")) {
         if (sgp32_log_level_parse(value) < 0)
             return fprintf(stderr, "smdpd: log_level: error, warn, info, debug or trace\n"), -1;
@@ -278,134 +259,6 @@ static int config_set(config *c, const char *key, const char *value)
     }
     fprintf(stderr, "smdpd: unknown config key '%s' (see --help)\n", key);
     return -1;
-}
-
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        s[--n] = '\0';
-    return s;
-}
-
-static int config_line(config *c, char *line, const char *where)
-{
-    char *hash = strchr(line, '#');
-    if (hash)
-        *hash = '\0';
-    char *s = trim(line);
-    if (!*s)
-        return 0;
-    char *eq = strchr(s, '=');
-    if (!eq) {
-        fprintf(stderr, "smdpd: %s: expected 'key = value'\n", where);
-        return -1;
-    }
-    *eq = '\0';
-    return config_set(c, trim(s), trim(eq + 1));
-}
-
-static int config_load(config *c, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "smdpd: cannot open config %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char line[2048], where[PATH_LEN + 32];
-    int n = 0, rc = 0;
-    while (!rc && fgets(line, sizeof(line), f)) {
-        snprintf(where, sizeof(where), "%.500s:%d", path, ++n);
-        rc = config_line(c, line, where);
-    }
-    fclose(f);
-    return rc;
-}
-
-/* ------------------------------------------------------------------ files and identities */
-
-static int read_file(const char *path, sgp32_buf *out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "smdpd: cannot open %s: %s\n", path, strerror(errno));
-        return SGP32_ERR_IO;
-    }
-    sgp32_buf_init(out, FILE_MAX);
-    uint8_t chunk[8192];
-    size_t n;
-    int rc = SGP32_OK;
-    while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rc = sgp32_buf_append(out, chunk, n);
-    fclose(f);
-    if (rc)
-        fprintf(stderr, "smdpd: %s: too large\n", path);
-    return rc;
-}
-
-static char *find(char *hay, size_t n, const char *needle)
-{
-    size_t m = strlen(needle);
-    for (size_t i = 0; i + m <= n; i++)
-        if (memcmp(hay + i, needle, m) == 0)
-            return hay + i;
-    return NULL;
-}
-
-/* A certificate file as DER (PEM is converted). */
-static int read_certificate(const char *path, sgp32_buf *der)
-{
-    sgp32_buf raw;
-    int rc = read_file(path, &raw);
-    if (rc)
-        return rc;
-    const char *begin = "-----BEGIN CERTIFICATE-----", *end_mark = "-----END CERTIFICATE-----";
-    sgp32_buf_init(der, FILE_MAX);
-    char *text = (char *)raw.data;
-    char *b = raw.len ? find(text, raw.len, begin) : NULL;
-    if (!b) {
-        rc = sgp32_buf_append(der, raw.data, raw.len);
-    } else {
-        b += strlen(begin);
-        char *e = find(b, raw.len - (size_t)(b - text), end_mark);
-        rc = e ? sgp32_base64_decode(b, (size_t)(e - b), der) : SGP32_ERR_BAD_TEXT;
-    }
-    sgp32_buf_free(&raw);
-    if (rc)
-        fprintf(stderr, "smdpd: %s: not a certificate\n", path);
-    return rc;
-}
-
-static int read_key(const char *path, sgp32_ec_private_key *key)
-{
-    sgp32_buf pem;
-    int rc = read_file(path, &pem);
-    if (!rc)
-        rc = sgp32_ec_private_from_pem((const char *)pem.data, pem.len, key);
-    if (rc)
-        fprintf(stderr, "smdpd: %s: not an EC private key (%s)\n", path, sgp32_err_str(rc));
-    if (pem.data)
-        sgp32_secure_zero(pem.data, pem.len);
-    sgp32_buf_free(&pem);
-    return rc;
-}
-
-/* A text file with a NUL (for libmicrohttpd's PEM options). */
-static char *read_text(const char *path)
-{
-    sgp32_buf b;
-    if (read_file(path, &b) || sgp32_buf_append_byte(&b, 0)) {
-        sgp32_buf_free(&b);
-        return NULL;
-    }
-    char *text = malloc(b.len);
-    if (text)
-        memcpy(text, b.data, b.len);
-    sgp32_secure_zero(b.data, b.len);
-    sgp32_buf_free(&b);
-    return text;
 }
 
 /* ------------------------------------------------------------------ ES2+ callbacks */
@@ -770,18 +623,6 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char line[512];
-    vsnprintf(line, sizeof(line), fmt, ap);
-    size_t n = strlen(line);
-    while (n && line[n - 1] == '\n')
-        line[--n] = '\0';
-    sgp32_log_context ctx = {"smdpd", NULL, NULL};
-    sgp32_log(SGP32_LOG_DEBUG, SGP32_LOG_TRANSPORT, &ctx, "libmicrohttpd: %s", line);
-}
-
 /* ------------------------------------------------------------------ main */
 
 typedef struct identity {
@@ -798,7 +639,7 @@ static int load_identity(const config *conf, identity *id)
     sgp32_ci_set_init(&id->cis);
     for (size_t i = 0; i < conf->ci_count; i++) {
         sgp32_buf der;
-        int rc = read_certificate(conf->ci[i], &der);
+        int rc = sgp32_app_read_certificate(conf->ci[i], &der);
         if (!rc && (rc = sgp32_ci_set_add(&id->cis, der.data, der.len)) != SGP32_OK)
             fprintf(stderr, "smdpd: %s: not a usable CI certificate (%s)\n", conf->ci[i], sgp32_err_str(rc));
         sgp32_buf_free(&der);
@@ -807,13 +648,13 @@ static int load_identity(const config *conf, identity *id)
     }
     for (size_t i = 0; i < conf->credential_count; i++) {
         const credential_paths *p = &conf->credentials[i];
-        int rc = read_certificate(p->dpauth_certificate, &id->files[4 * i]);
+        int rc = sgp32_app_read_certificate(p->dpauth_certificate, &id->files[4 * i]);
         if (!rc)
-            rc = read_certificate(p->dppb_certificate, &id->files[4 * i + 1]);
+            rc = sgp32_app_read_certificate(p->dppb_certificate, &id->files[4 * i + 1]);
         if (!rc)
-            rc = read_key(p->dpauth_key, &id->credentials[i].dpauth_key);
+            rc = sgp32_app_read_key(p->dpauth_key, &id->credentials[i].dpauth_key);
         if (!rc)
-            rc = read_key(p->dppb_key, &id->credentials[i].dppb_key);
+            rc = sgp32_app_read_key(p->dppb_key, &id->credentials[i].dppb_key);
         if (rc)
             return rc;
         id->credentials[i].dpauth_certificate = sgp32_buf_bytes(&id->files[4 * i]);
@@ -827,7 +668,7 @@ static int load_identity(const config *conf, identity *id)
         }
     }
     for (size_t i = 0; i < conf->template_count; i++) {
-        int rc = read_file(conf->templates[i].path, &id->upp[i]);
+        int rc = sgp32_app_read_file(conf->templates[i].path, &id->upp[i]);
         char digits[21];
         if (!rc && (rc = sgp32_upp_iccid(id->upp[i].data, id->upp[i].len, digits)) != SGP32_OK)
             fprintf(stderr, "smdpd: %s: not a SAIP profile package with a header ICCID\n",
@@ -859,6 +700,7 @@ static void free_identity(identity *id)
 int main(int argc, char **argv)
 {
     static config conf;
+    sgp32_app_init("smdpd");
     config_defaults(&conf);
     bool check_only = false;
     for (int i = 1; i < argc; i++) {
@@ -866,12 +708,12 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
-            if (config_load(&conf, argv[++i]))
+            if (sgp32_app_config_load(argv[++i], config_set, &conf, NULL))
                 return 2;
         } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
             char line[2048];
             snprintf(line, sizeof(line), "%s", argv[++i]);
-            if (config_line(&conf, line, "--set"))
+            if (sgp32_app_config_line(line, "--set", config_set, &conf))
                 return 2;
         } else if (!strcmp(argv[i], "--check")) {
             check_only = true;
@@ -941,8 +783,8 @@ int main(int argc, char **argv)
             sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, NULL, "inventory: %zu new %s profiles", added,
                       conf.inventory[i].type);
     }
-    tls_cert = read_text(conf.tls_certificate);
-    tls_key = read_text(conf.tls_key);
+    tls_cert = sgp32_app_read_text(conf.tls_certificate);
+    tls_key = sgp32_app_read_text(conf.tls_key);
     if (!tls_cert || !tls_key)
         goto out;
     if (check_only) {
@@ -977,12 +819,12 @@ int main(int argc, char **argv)
     if (conf.es2_callback_url[0] && pthread_create(&callbacks.thread, NULL, callback_thread, &callbacks) == 0)
         callbacks.running = true;
 
-    daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL,
-                              NULL, handle, &sc, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                              MHD_OPTION_HTTPS_MEM_CERT, tls_cert, MHD_OPTION_HTTPS_MEM_KEY, tls_key,
-                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf.threads,
-                              MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-                              60u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, &sc,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf.threads,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+        MHD_OPTION_EXTERNAL_LOGGER, sgp32_app_mhd_log, &mhd_log_ctx, MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr, "smdpd: cannot start HTTPS on %s:%d (port in use, or bad TLS certificate/key)\n",
                 conf.listen, conf.port);
@@ -1010,11 +852,8 @@ out:
         pthread_join(callbacks.thread, NULL);
     }
     sgp32_smdp_sqlite_close(db);
-    if (tls_key) {
-        sgp32_secure_zero(tls_key, strlen(tls_key));
-        free(tls_key);
-    }
-    free(tls_cert);
+    sgp32_app_free_text(tls_key);
+    sgp32_app_free_text(tls_cert);
     free_identity(&id);
     curl_global_cleanup();
     return status;
