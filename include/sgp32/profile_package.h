@@ -15,9 +15,28 @@
 /* The ICCID digits (18..20, NUL-terminated) of the UPP's ProfileHeader. */
 int sgp32_upp_iccid(const uint8_t *upp, size_t len, char digits[21]);
 /* A copy of the UPP, appended to out, whose ProfileHeader carries the ICCID digits instead. Only the
- * header changes (EF.ICCID inside the profile is left as it is: personalising it is the SM-DP+'s
- * profile generation, not this helper). */
+ * header changes (EF.ICCID inside the profile is left as it is: sgp32_upp_set_files writes it, and
+ * sgp32_smdp_personalise does both). */
 int sgp32_upp_set_iccid(const uint8_t *upp, size_t len, const char *digits, sgp32_buf *out);
+
+/* Files of the profile's file system whose content the SM-DP+ personalises (lib/smdp/upp_personalise.c):
+ * EF.ICCID in the MF element (PE-MF ef-iccid), EF.IMSI in the USIM element (PE-USIM ef-imsi). */
+typedef enum sgp32_upp_file {
+    SGP32_UPP_EF_ICCID,
+    SGP32_UPP_EF_IMSI,
+} sgp32_upp_file;
+/* Where the file's content (its one fillFileContent) is: offset into upp and size. SGP32_ERR_ASN1_MISSING
+ * when the element, the file or its content is absent; SGP32_ERR_UNSUPPORTED when the content is split
+ * (several fillFileContent, a non-zero fillFileOffset); SGP32_ERR_ASN1_* when the DER is malformed. */
+int sgp32_upp_find_file(const uint8_t *upp, size_t len, sgp32_upp_file file, size_t *offset, size_t *size);
+/* The digits of EF.ICCID (10 bytes, nibble-swapped BCD, F padded); SGP32_ERR_ASN1_SIZE for another size. */
+int sgp32_upp_ef_iccid(const uint8_t *upp, size_t len, char digits[21]);
+/* The digits of EF.IMSI (9 bytes: length, TS 24.008 mobile identity of type IMSI). */
+int sgp32_upp_ef_imsi(const uint8_t *upp, size_t len, char digits[16]);
+/* Rewrite in place EF.ICCID to the ICCID digits (18..20) and, when imsi is not NULL, EF.IMSI to the IMSI
+ * digits (6..15). Only those content bytes change; every length stays. A package whose file is missing,
+ * split or not 10 (EF.IMSI: 9) bytes is refused and left untouched. */
+int sgp32_upp_set_files(uint8_t *upp, size_t len, const char *iccid, const char *imsi);
 
 /* The ES10 segments of a BPP, in the order an IPA sends them (NOTES §5.2):
  *   BF36 tag+length with the whole BF23; the whole A0; the A1 tag+length; each 88; the whole A2

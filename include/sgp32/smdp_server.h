@@ -161,14 +161,15 @@ int sgp32_smdp_sqlite_count(sgp32_smdp_sqlite *db, int64_t counts[SGP32_ORDER_ST
 /* A profile type: the UPP template and the metadata its profiles carry. */
 typedef struct sgp32_smdp_profile_template {
     char profile_type[SGP32_SMDP_PROFILE_TYPE_MAX + 1];
-    sgp32_bytes upp; /* SAIP DER; its header ICCID is replaced per order */
+    sgp32_bytes upp; /* SAIP DER; its header ICCID and EF.ICCID are replaced per order */
     const char *service_provider_name;
     const char *profile_name;
     int64_t profile_class; /* 0 test, 1 provisioning, 2 operational */
     uint32_t pprs;         /* profilePolicyRules bits (0: none) */
 } sgp32_smdp_profile_template;
 
-/* The personalised UPP of an order (header ICCID) and its StoreMetadataRequest BF25. */
+/* The personalised UPP of an order (appended to upp: header ICCID and EF.ICCID, the rest of the template
+ * byte for byte) and its StoreMetadataRequest BF25. A template without a 10-byte EF.ICCID is refused. */
 int sgp32_smdp_personalise(const sgp32_smdp_profile_template *t, const char *iccid, const char *smdp_address,
                            sgp32_buf *upp, sgp32_buf *metadata);
 /* ICCID digits from ES2+ text (19..20 characters, a trailing F allowed); Luhn is not judged. */

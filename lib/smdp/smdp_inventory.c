@@ -2,9 +2,10 @@
  * The profile inventory (SGP.22 §3.1.1, §4.1; NOTES §6.4, §9): profile-type templates personalised
  * per order, ICCID forms, activation codes.
  *
- * Personalisation writes the order's ICCID into the UPP's ProfileHeader and into the metadata
- * (StoreMetadataRequest BF25: ICCID, names, class, notification addresses, PPRs). Templates whose
- * elements carry IMSI or keys are installed as they are: per-order IMSI/key generation is not done.
+ * Personalisation writes the order's ICCID into the UPP's ProfileHeader (plain BCD), into EF.ICCID
+ * of the MF element (nibble-swapped, upp_personalise.c) and into the metadata (StoreMetadataRequest
+ * BF25: ICCID, names, class, notification addresses, PPRs). A template without a 10-byte EF.ICCID
+ * content is refused. Orders carry no IMSI and no keys: EF.IMSI and the AKA keys stay the template's.
  */
 #include <stdio.h>
 #include <string.h>
@@ -51,9 +52,13 @@ int sgp32_smdp_personalise(const sgp32_smdp_profile_template *t, const char *icc
     if (!t || !iccid || !smdp_address || !upp || !metadata)
         return SGP32_ERR_INVALID_ARGUMENT;
     uint8_t bcd[10];
+    size_t before = upp->len;
     int rc = sgp32_smdp_iccid_to_bcd(iccid, bcd);
     if (!rc)
         rc = sgp32_upp_set_iccid(t->upp.data, t->upp.len, iccid, upp);
+    /* The same ICCID in the file system: EF.ICCID agrees with the header and the metadata. */
+    if (!rc && (rc = sgp32_upp_set_files(upp->data + before, t->upp.len, iccid, NULL)) != SGP32_OK)
+        upp->len = before;
     if (rc)
         return rc;
     sgp32_notification_configuration_information notify[1] = {
