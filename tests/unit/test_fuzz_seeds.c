@@ -41,6 +41,7 @@ static const struct {
     {"fuzz_eim_operation", sgp32_fuzz_eim_operation},
     {"fuzz_eim_rest", sgp32_fuzz_eim_rest},
     {"fuzz_eim_esipa", sgp32_fuzz_eim_esipa},
+    {"fuzz_config", sgp32_fuzz_config},
 };
 
 static uint8_t *read_file(const char *path, size_t *size)
