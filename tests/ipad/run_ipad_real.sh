@@ -181,7 +181,22 @@ es2() {
     -d "{\"header\":{\"functionRequesterIdentifier\":\"ipad-test\",\"functionCallIdentifier\":\"1\"},$2}" \
     "https://$smdp/gsma/rsp2/es2plus/$1"
 }
-es10() { "$euicc_client" "unix:$sock" es10 "$1"; }
+# es10 HEX: one ES10 command over euicc-sim's socket. With the card also in pcscd, a power cycle by
+# pcscd (after a PC/SC client leaves) closes the socket client's logical channel: the command is
+# refused (6881) before the card runs it, so it is sent again.
+es10() {
+  local try out
+  for try in 1 2 3; do
+    if out=$("$euicc_client" "unix:$sock" es10 "$1" 2>es10.err); then
+      echo "$out"
+      return 0
+    fi
+    grep -q '6881' es10.err || break
+    sleep 0.5
+  done
+  cat es10.err >&2
+  return 1
+}
 # the ICCID as the card stores it (BCD, nibbles swapped, F padded), upper case
 bcd() {
   local s=$1
@@ -225,6 +240,14 @@ order() {
 # installed: how many orders smdpd has in state Installed (smdpd --check on its database)
 installed() { "$smdpd" --config smdpd.conf --check 2>/dev/null | awk '$1 == "Installed" {n = $2} END {print n + 0}'; }
 
+# with the card in pcscd: first wait until pcscd has powered it up and reads it over PC/SC (the
+# power-up resets the card and closes its logical channels: it must not land in the middle of the
+# socket setup below)
+if [ "$mode" = pcsc ]; then
+  "$pcsc_read_eid" --reader "Virtual PCD" --wait 20 --basic >pcsc_eid.out 2>&1 || die "pcsc_read_eid: $(cat pcsc_eid.out)"
+  grep -q "^EID $eid\$" pcsc_eid.out && ok "the card answers over PC/SC (EID $eid)" || die "EID over PC/SC: $(cat pcsc_eid.out)"
+fi
+
 # register the card, associate it with the eIM
 euicc_cert=$(base64 -w0 "$p/CERT_EUICC_${eid}_NIST.der")
 eum_cert=$(base64 -w0 "$p/CERT_EUM_NIST.der")
@@ -238,8 +261,6 @@ answer=$(es10 "$add" || true)
 case $answer in BF57??A0*) ok "the card has the eIM (AddInitialEim)" ;; *) die "AddInitialEim: $answer" ;; esac
 [ "$(card_state 8900000000000000001)" = enabled ] || die "the bootstrap profile is not enabled: $(profiles)"
 if [ "$mode" = pcsc ]; then
-  "$pcsc_read_eid" --reader "Virtual PCD" --wait 20 --basic >pcsc_eid.out 2>&1 || die "pcsc_read_eid: $(cat pcsc_eid.out)"
-  grep -q "^EID $eid\$" pcsc_eid.out && ok "the card answers over PC/SC (EID $eid)" || die "EID over PC/SC: $(cat pcsc_eid.out)"
   card="pcsc:Virtual PCD"
 else
   card="socket:unix:$sock"
