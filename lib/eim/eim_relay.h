@@ -82,4 +82,14 @@ void sgp32_eim_relay_info_outcome(sgp32_eim_esipa_info *info, sgp32_eim_relay_fu
                                   const sgp32_eim_relay *relay, const char *address,
                                   const sgp32_eim_relay_call *call);
 
+/*
+ * The refusal every relayed function ends with: out is cut back to before and gets f's error
+ * answer; with why, a warning and the info line say why, otherwise the info line says what the
+ * SM-DP+ answered (call). eid names the eUICC in info.
+ */
+int sgp32_eim_relay_refuse(sgp32_eim_relay_function f, int64_t error, const char *why, const char *eid,
+                           const sgp32_eim_relay *relay, const char *address,
+                           const sgp32_eim_relay_call *call, const sgp32_log_context *ctx,
+                           sgp32_eim_esipa_info *info, sgp32_buf *out, size_t before);
+
 #endif

@@ -322,3 +322,23 @@ void sgp32_eim_relay_info_outcome(sgp32_eim_esipa_info *info, sgp32_eim_relay_fu
         sgp32_eim_relay_info(info, tag, eid, op, "relayed to %s: %s (%s)", address,
                              sgp32_eim_relay_error_name(f, call->error), call->status.message);
 }
+
+int sgp32_eim_relay_refuse(sgp32_eim_relay_function f, int64_t error, const char *why, const char *eid,
+                           const sgp32_eim_relay *relay, const char *address,
+                           const sgp32_eim_relay_call *call, const sgp32_log_context *ctx,
+                           sgp32_eim_esipa_info *info, sgp32_buf *out, size_t before)
+{
+    static const char *const names[] = {"InitiateAuthentication", "AuthenticateClient",
+                                        "GetBoundProfilePackage", "CancelSession"};
+    out->len = before;
+    int rc = sgp32_eim_relay_write_error(f, error, out);
+    if (why) {
+        sgp32_log(SGP32_LOG_WARN, SGP32_LOG_EIM, ctx, "%s refused (%s): %s", names[f],
+                  sgp32_eim_relay_error_name(f, error), why);
+        sgp32_eim_relay_info(info, sgp32_eim_relay_tag(f), eid, relay->operation_id, "%s: %s",
+                             sgp32_eim_relay_error_name(f, error), why);
+    } else {
+        sgp32_eim_relay_info_outcome(info, f, relay, address, call);
+    }
+    return rc;
+}

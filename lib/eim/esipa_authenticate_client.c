@@ -213,16 +213,8 @@ int sgp32_eim_authenticate_client(const sgp32_eim_server *srv,
     goto out;
 
 refuse:
-    out->len = before;
-    rc = sgp32_eim_relay_write_error(FN, error, out);
-    if (why) {
-        sgp32_log(SGP32_LOG_WARN, SGP32_LOG_EIM, &ctx, "AuthenticateClient refused (%s): %s",
-                  sgp32_eim_relay_error_name(FN, error), why);
-        sgp32_eim_relay_info(info, 0xBF3B, relay.eid[0] ? relay.eid : eid, relay.operation_id, "%s: %s",
-                             sgp32_eim_relay_error_name(FN, error), why);
-    } else {
-        sgp32_eim_relay_info_outcome(info, FN, &relay, relay.smdp_address, &call);
-    }
+    rc = sgp32_eim_relay_refuse(FN, error, why, relay.eid[0] ? relay.eid : eid, &relay, relay.smdp_address,
+                                &call, &ctx, info, out, before);
 out:
     if (rc)
         out->len = before;

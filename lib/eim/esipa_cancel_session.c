@@ -115,16 +115,8 @@ int sgp32_eim_cancel_session(const sgp32_eim_server *srv, const sgp32_cancel_ses
     goto out;
 
 refuse:
-    out->len = before;
-    rc = sgp32_eim_relay_write_error(FN, error, out);
-    if (why) {
-        sgp32_log(SGP32_LOG_WARN, SGP32_LOG_EIM, &ctx, "CancelSession refused (%s): %s",
-                  sgp32_eim_relay_error_name(FN, error), why);
-        sgp32_eim_relay_info(info, 0xBF41, relay.eid, relay.operation_id, "%s: %s",
-                             sgp32_eim_relay_error_name(FN, error), why);
-    } else {
-        sgp32_eim_relay_info_outcome(info, FN, &relay, relay.smdp_address, &call);
-    }
+    rc = sgp32_eim_relay_refuse(FN, error, why, relay.eid, &relay, relay.smdp_address, &call, &ctx, info, out,
+                                before);
 out:
     if (rc)
         out->len = before;

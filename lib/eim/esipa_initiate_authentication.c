@@ -365,16 +365,7 @@ int sgp32_eim_initiate_authentication(const sgp32_eim_server *srv,
     goto out;
 
 refuse:
-    out->len = before;
-    rc = sgp32_eim_relay_write_error(FN, error, out);
-    if (why) {
-        sgp32_log(SGP32_LOG_WARN, SGP32_LOG_EIM, &ctx, "InitiateAuthentication refused (%s): %s",
-                  sgp32_eim_relay_error_name(FN, error), why);
-        sgp32_eim_relay_info(info, 0xBF39, relay.eid, relay.operation_id, "%s: %s",
-                             sgp32_eim_relay_error_name(FN, error), why);
-    } else {
-        sgp32_eim_relay_info_outcome(info, FN, &relay, address, &call);
-    }
+    rc = sgp32_eim_relay_refuse(FN, error, why, relay.eid, &relay, address, &call, &ctx, info, out, before);
 out:
     if (rc)
         out->len = before;
