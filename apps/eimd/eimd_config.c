@@ -1,11 +1,9 @@
 /*
- * eimd configuration: `key = value` lines from a file and --set, every key documented in --help,
- * (the format itself, numbers and files: apps/common/app_support.c).
+ * eimd configuration: every key (documented in --help) from `key = value` lines of a file and
+ * --set; the format itself, numbers and file reading are apps/common/app_support.c.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "eimd.h"

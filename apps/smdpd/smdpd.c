@@ -12,7 +12,6 @@
  * Run `smdpd --help` for every config key.
  */
 #include <curl/curl.h>
-#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -35,7 +34,6 @@ enum {
     PATH_LEN = 512,
     LIST_MAX = 16,
     TEXT_LEN = 256,
-    FILE_MAX = 4 << 20,
     CALLBACK_QUEUE = 256,
     DISCARD_MAX = 64 << 20, /* bodies larger than this are refused before they are read */
 };
