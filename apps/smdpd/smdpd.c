@@ -817,8 +817,9 @@ int main(int argc, char **argv)
     if (conf.es2_callback_url[0] && pthread_create(&callbacks.thread, NULL, callback_thread, &callbacks) == 0)
         callbacks.running = true;
 
+    /* AUTO: epoll on Linux (select would cap the server at FD_SETSIZE connections) */
     daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, &sc,
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, &sc,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf.threads,
         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60u,

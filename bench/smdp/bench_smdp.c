@@ -160,6 +160,7 @@ int main(int argc, char **argv)
     smdp_client_free(&c);
     euicc_fixture_close(&f);
 
+    fprintf(stderr, "bench_smdp: %d orders made over ES2+; downloading\n", downloads);
     worker *w = calloc((size_t)clients, sizeof(*w));
     double cpu0 = bench_server_cpu(&server), t0 = bench_now();
     for (int i = 0; i < clients; i++) {

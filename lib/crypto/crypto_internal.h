@@ -38,6 +38,10 @@ int sgp32_crypto_pkey_from_private(const sgp32_ec_private_key *priv, EVP_PKEY **
 /* The uncompressed public point of any supported EC EVP_PKEY (e.g. from an X.509 certificate). */
 int sgp32_crypto_public_from_pkey(const EVP_PKEY *pkey, sgp32_ec_public_key *pub);
 
+/* The scalar as a constant-time secure BIGNUM (BN_clear_free it), checked to lie in [1, n-1]:
+ * else SGP32_ERR_CRYPTO_BAD_KEY. */
+int sgp32_crypto_scalar_to_bn(const EC_GROUP *group, const uint8_t scalar[SGP32_EC_SCALAR_LEN], BIGNUM **out);
+
 /* AES-128-CMAC (NIST SP 800-38B, RFC 4493) over the concatenation of parts. */
 int sgp32_crypto_aes_cmac(const uint8_t key[SGP32_AES_BLOCK], const sgp32_bytes *parts, size_t count,
                           uint8_t mac[SGP32_AES_BLOCK]);

@@ -27,6 +27,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 const char *sgp32_curve_name(sgp32_curve curve)
@@ -146,8 +147,7 @@ int sgp32_crypto_pkey_from_public(const sgp32_ec_public_key *pub, EVP_PKEY **out
     return SGP32_OK;
 }
 
-/* The scalar as a constant-time secure BIGNUM, checked to lie in [1, n-1]. */
-static int scalar_to_bn(const EC_GROUP *group, const uint8_t scalar[SGP32_EC_SCALAR_LEN], BIGNUM **out)
+int sgp32_crypto_scalar_to_bn(const EC_GROUP *group, const uint8_t scalar[SGP32_EC_SCALAR_LEN], BIGNUM **out)
 {
     BIGNUM *d = BN_secure_new();
     if (!d)
@@ -177,7 +177,7 @@ static int derive_point(const sgp32_ec_private_key *priv, uint8_t point[SGP32_EC
     int rc = SGP32_ERR_CRYPTO;
     if (!group || !bnctx)
         goto done;
-    rc = scalar_to_bn(group, priv->scalar, &d);
+    rc = sgp32_crypto_scalar_to_bn(group, priv->scalar, &d);
     if (rc != SGP32_OK)
         goto done;
     rc = SGP32_ERR_CRYPTO;
@@ -304,24 +304,38 @@ static int private_from_pkey(const EVP_PKEY *pkey, sgp32_ec_private_key *priv, s
     return rc;
 }
 
+/*
+ * A one-time key pair: d uniform in [1, n-1] (candidates from OpenSSL's private DRBG, out-of-range
+ * ones drawn again, FIPS 186-5 A.2.2), Q = d*G on the shared group. One scalar multiplication:
+ * EVP keygen would build a new EC_GROUP and the round trip through EVP_PKEY would need another
+ * multiplication to check the point, which doubled the cost of a session's one-time key.
+ */
 int sgp32_ec_generate(sgp32_curve curve, sgp32_ec_private_key *priv, sgp32_ec_public_key *pub)
 {
     if (!priv)
         return SGP32_ERR_INVALID_ARGUMENT;
-    const char *group = sgp32_crypto_curve_group(curve);
+    const EC_GROUP *group = sgp32_crypto_ec_group(curve);
     if (!group)
         return SGP32_ERR_CRYPTO_UNSUPPORTED_CURVE;
-    EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", group);
-    if (!pkey)
-        return sgp32_crypto_result(SGP32_ERR_CRYPTO);
-    sgp32_ec_private_key tmp;
-    sgp32_ec_public_key derived;
-    int rc = private_from_pkey(pkey, &tmp, &derived);
-    EVP_PKEY_free(pkey);
-    if (rc == SGP32_OK && pub)
-        *pub = derived; /* d*G, computed by private_from_pkey */
-    if (rc == SGP32_OK)
+    sgp32_ec_private_key tmp = {.curve = curve};
+    uint8_t point[SGP32_EC_POINT_LEN];
+    int rc = SGP32_ERR_CRYPTO;
+    /* n is close to 2^256 for both curves: a candidate is out of range with probability < 2^-32
+     * (P-256) or about 0.33 (brainpoolP256r1), so a few draws always suffice. */
+    for (int attempt = 0; attempt < 64 && rc != SGP32_OK; attempt++) {
+        if (RAND_priv_bytes(tmp.scalar, sizeof(tmp.scalar)) != 1)
+            break;
+        rc = derive_point(&tmp, point, NULL);
+        if (rc != SGP32_OK && rc != SGP32_ERR_CRYPTO_BAD_KEY)
+            break;
+    }
+    if (rc == SGP32_OK) {
         *priv = tmp;
+        if (pub) {
+            pub->curve = curve;
+            memcpy(pub->point, point, sizeof(point));
+        }
+    }
     sgp32_secure_zero(&tmp, sizeof(tmp));
     return rc == SGP32_OK ? rc : sgp32_crypto_result(SGP32_ERR_CRYPTO);
 }

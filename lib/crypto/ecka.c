@@ -2,14 +2,21 @@
  * ECKA-DH (BSI TR-03111 §4.3.1), SGP.22 §3.1.3 / §5.7.6 (NOTES §7): the
  * eUICC and the SM-DP+ each contribute a one-time key pair and derive the
  * shared secret Z, the 32-byte x-coordinate of d*Q, from which the X9.63 KDF
- * makes the BSP session keys. The peer point is validated first (both curves
- * have cofactor 1, so an on-curve point of order n is all ECKA needs).
+ * makes the BSP session keys.
+ *
+ * Straight on the shared EC_GROUP rather than through EVP_PKEY_derive: both
+ * keys are one-time, so the EVP route built two keys (a new group each, and a
+ * scalar multiplication to rebuild the private key's point) around the one
+ * multiplication that matters. The peer point is decoded on the curve (OpenSSL
+ * refuses a point off it) and must not be infinity; both curves have cofactor
+ * 1, so that is all ECKA needs. The multiplication is constant-time in d.
  */
 #include <string.h>
 
 #include "crypto_internal.h"
 
-#include <openssl/evp.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 
 int sgp32_ecka(const sgp32_ec_private_key *priv, const sgp32_ec_public_key *peer,
                uint8_t z[SGP32_EC_SCALAR_LEN])
@@ -18,35 +25,38 @@ int sgp32_ecka(const sgp32_ec_private_key *priv, const sgp32_ec_public_key *peer
         return SGP32_ERR_INVALID_ARGUMENT;
     if (priv->curve != peer->curve)
         return SGP32_ERR_CRYPTO_BAD_KEY;
-    EVP_PKEY *mine = NULL, *theirs = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    uint8_t secret[SGP32_EC_SCALAR_LEN];
-    size_t secret_len = sizeof(secret);
-    /* The one-time private key is not cached (it must not outlive the session); the peer's
-     * point is, as a key that passed the full public-key check (sgp32_ec_public_validate). */
-    int rc = sgp32_crypto_pkey_from_private(priv, &mine);
-    if (rc == SGP32_OK)
-        rc = sgp32_crypto_pkey_public_cached(peer, &theirs);
-    if (rc != SGP32_OK)
+    const EC_GROUP *group = sgp32_crypto_ec_group(priv->curve);
+    if (!group)
+        return SGP32_ERR_CRYPTO_UNSUPPORTED_CURVE;
+    if (peer->point[0] != 0x04) /* only the uncompressed form crosses the API */
+        return SGP32_ERR_CRYPTO_BAD_KEY;
+    BN_CTX *bnctx = BN_CTX_secure_new();
+    EC_POINT *q = EC_POINT_new(group), *shared = EC_POINT_new(group);
+    BIGNUM *d = NULL, *x = BN_secure_new();
+    int rc = SGP32_ERR_CRYPTO;
+    if (!bnctx || !q || !shared || !x)
         goto done;
-    rc = SGP32_ERR_CRYPTO;
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, mine, NULL);
-    if (!ctx || EVP_PKEY_derive_init(ctx) != 1)
-        goto done;
-    /* Already fully checked above (on the curve, order n); OpenSSL still matches the groups. */
-    if (EVP_PKEY_derive_set_peer_ex(ctx, theirs, 0) != 1) {
+    if (EC_POINT_oct2point(group, q, peer->point, SGP32_EC_POINT_LEN, bnctx) != 1 ||
+        EC_POINT_is_at_infinity(group, q)) {
         rc = SGP32_ERR_CRYPTO_BAD_KEY;
         goto done;
     }
-    /* OpenSSL pads the x-coordinate to the field size, as ECKA requires. */
-    if (EVP_PKEY_derive(ctx, secret, &secret_len) != 1 || secret_len != sizeof(secret))
+    rc = sgp32_crypto_scalar_to_bn(group, priv->scalar, &d);
+    if (rc != SGP32_OK)
         goto done;
-    memcpy(z, secret, sizeof(secret));
+    rc = SGP32_ERR_CRYPTO;
+    if (EC_POINT_mul(group, shared, NULL, q, d, bnctx) != 1 || EC_POINT_is_at_infinity(group, shared) ||
+        EC_POINT_get_affine_coordinates(group, shared, x, NULL, bnctx) != 1)
+        goto done;
+    /* Z is the x-coordinate padded to the field size, as ECKA requires */
+    if (BN_bn2binpad(x, z, SGP32_EC_SCALAR_LEN) != SGP32_EC_SCALAR_LEN)
+        goto done;
     rc = SGP32_OK;
 done:
-    sgp32_secure_zero(secret, sizeof(secret));
-    EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(theirs);
-    EVP_PKEY_free(mine);
+    BN_clear_free(x);
+    BN_clear_free(d);
+    EC_POINT_clear_free(shared);
+    EC_POINT_free(q);
+    BN_CTX_free(bnctx);
     return sgp32_crypto_result(rc);
 }

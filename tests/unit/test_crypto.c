@@ -619,6 +619,10 @@ static void ecka_agrees_and_matches_openssl_cli(void **state)
         assert_int_equal(sgp32_ec_generate(e_sk.curve, &ot_e, &ot_e_pk), SGP32_OK);
         assert_int_equal(sgp32_ec_generate(e_sk.curve, &ot_d, &ot_d_pk), SGP32_OK);
         assert_int_equal(sgp32_ec_public_validate(&ot_e_pk), SGP32_OK);
+        sgp32_ec_public_key derived;
+        assert_int_equal(sgp32_ec_public_from_private(&ot_e, &derived), SGP32_OK);
+        assert_memory_equal(derived.point, ot_e_pk.point, SGP32_EC_POINT_LEN);
+        assert_memory_not_equal(ot_e.scalar, ot_d.scalar, SGP32_EC_SCALAR_LEN);
         assert_int_equal(sgp32_ecka(&ot_e, &ot_d_pk, z1), SGP32_OK);
         assert_int_equal(sgp32_ecka(&ot_d, &ot_e_pk, z2), SGP32_OK);
         assert_memory_equal(z1, z2, 32);
@@ -631,6 +635,12 @@ static void ecka_agrees_and_matches_openssl_cli(void **state)
         bad = ot_d_pk;
         bad.curve = bad.curve == SGP32_CURVE_NIST_P256 ? SGP32_CURVE_BRAINPOOL_P256R1 : SGP32_CURVE_NIST_P256;
         assert_int_equal(sgp32_ecka(&ot_e, &bad, z1), SGP32_ERR_CRYPTO_BAD_KEY);
+        /* only the uncompressed form, and never a private scalar out of [1, n-1] */
+        bad = ot_d_pk;
+        bad.point[0] = 0x02;
+        assert_int_equal(sgp32_ecka(&ot_e, &bad, z1), SGP32_ERR_CRYPTO_BAD_KEY);
+        sgp32_ec_private_key zero = {.curve = ot_e.curve};
+        assert_int_equal(sgp32_ecka(&zero, &ot_d_pk, z1), SGP32_ERR_CRYPTO_BAD_KEY);
         sgp32_secure_zero(&ot_e, sizeof(ot_e));
         sgp32_secure_zero(&ot_d, sizeof(ot_d));
     }
