@@ -10,7 +10,13 @@
  * docs/smdpd.md.
  *
  * Orders are updated by compare-and-set on their version column, so two requests racing on one
- * order cannot both win. Schema version 1 (table meta).
+ * order cannot both win.
+ *
+ * Indexes cost a page write on every change of their columns, and a download changes its order's
+ * state three times: the two lookups by state are partial indexes over the few rows they can
+ * return (available profiles; released or downloaded orders of the default SM-DP+ path), so a
+ * download's own updates touch neither. Schema version 2 (table meta); a version 1 file (full
+ * indexes on (profile_type, state) and (eid, state)) is migrated in place.
  */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -23,7 +29,7 @@
 #include "sgp32/smdp_server.h"
 
 enum {
-    SCHEMA_VERSION = 1,
+    SCHEMA_VERSION = 2,
     ST_ORDER_INSERT = 0,
     ST_ORDER_GET,
     ST_ORDER_BY_MATCHING_ID,
@@ -64,9 +70,11 @@ static const char *const sql[ST_COUNT] = {
     "ROLLBACK",
 };
 
+static const char pragmas[] = "PRAGMA journal_mode = WAL;"
+                              "PRAGMA synchronous = NORMAL;";
+
+/* Run in one BEGIN IMMEDIATE, so two processes opening a new file agree. */
 static const char schema[] =
-    "PRAGMA journal_mode = WAL;"
-    "PRAGMA synchronous = NORMAL;"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS orders ("
     " iccid TEXT PRIMARY KEY, profile_type TEXT NOT NULL, state INTEGER NOT NULL,"
@@ -76,12 +84,18 @@ static const char schema[] =
     " smds_address TEXT NOT NULL DEFAULT '', transaction_id TEXT NOT NULL DEFAULT '',"
     " updated INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 1);"
     "CREATE INDEX IF NOT EXISTS orders_matching_id ON orders (matching_id);"
-    "CREATE INDEX IF NOT EXISTS orders_type_state ON orders (profile_type, state);"
-    "CREATE INDEX IF NOT EXISTS orders_eid ON orders (eid, state);"
+    "CREATE INDEX IF NOT EXISTS orders_available ON orders (profile_type, iccid) WHERE state = 0;"
+    "CREATE INDEX IF NOT EXISTS orders_default ON orders (eid, updated)"
+    " WHERE matching_id = '' AND state IN (4, 5);"
     "CREATE TABLE IF NOT EXISTS sessions ("
     " txid TEXT PRIMARY KEY, iccid TEXT NOT NULL DEFAULT '', credential INTEGER NOT NULL,"
     " expires INTEGER NOT NULL, pdr_sha256 BLOB, state BLOB NOT NULL, bpp BLOB);"
-    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1);";
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 2);";
+
+/* Version 1 -> 2 (same transaction): the full state indexes give way to the partial ones above. */
+static const char migrate_1_to_2[] = "DROP INDEX IF EXISTS orders_type_state;"
+                                     "DROP INDEX IF EXISTS orders_eid;"
+                                     "UPDATE meta SET value = 2 WHERE key = 'schema';";
 
 struct sgp32_smdp_sqlite {
     sqlite3 *db;
@@ -94,6 +108,33 @@ static int db_error(sgp32_smdp_sqlite *d, const char *what)
     sgp32_log_context ctx = {"smdp-store", NULL, NULL};
     sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_STORE, &ctx, "sqlite %s: %s", what, sqlite3_errmsg(d->db));
     return SGP32_ERR_STORE;
+}
+
+/* Create, migrate or check the schema, in one transaction. */
+static int schema_setup(sgp32_smdp_sqlite *d)
+{
+    if (sqlite3_exec(d->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(d, "begin");
+    int rc = SGP32_OK, version = -1;
+    if (sqlite3_exec(d->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_error(d, "schema");
+    sqlite3_stmt *v = NULL;
+    if (!rc && (sqlite3_prepare_v2(d->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &v, NULL) !=
+                    SQLITE_OK ||
+                sqlite3_step(v) != SQLITE_ROW))
+        rc = db_error(d, "schema version");
+    else if (!rc)
+        version = sqlite3_column_int(v, 0);
+    sqlite3_finalize(v);
+    if (!rc && version == 1 && sqlite3_exec(d->db, migrate_1_to_2, NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_error(d, "migration to schema 2");
+    else if (!rc && version != 1 && version != SCHEMA_VERSION)
+        rc = SGP32_ERR_STORE_VERSION;
+    if (!rc && sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_error(d, "commit");
+    if (rc && !sqlite3_get_autocommit(d->db))
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
 }
 
 int sgp32_smdp_sqlite_open(const char *path, sgp32_smdp_sqlite **out)
@@ -110,23 +151,17 @@ int sgp32_smdp_sqlite_open(const char *path, sgp32_smdp_sqlite **out)
     pthread_mutex_init(&d->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     int rc = SGP32_OK;
-    if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+    /* NOMUTEX: every use of the connection is under d->lock already */
+    if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK)
         rc = SGP32_ERR_STORE;
     if (!rc)
         sqlite3_busy_timeout(d->db, 5000);
-    if (!rc && sqlite3_exec(d->db, schema, NULL, NULL, NULL) != SQLITE_OK)
-        rc = db_error(d, "schema");
-    if (!rc) {
-        sqlite3_stmt *v = NULL;
-        if (sqlite3_prepare_v2(d->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &v, NULL) !=
-                SQLITE_OK ||
-            sqlite3_step(v) != SQLITE_ROW)
-            rc = db_error(d, "schema version");
-        else if (sqlite3_column_int(v, 0) != SCHEMA_VERSION)
-            rc = SGP32_ERR_STORE_VERSION;
-        sqlite3_finalize(v);
-    }
+    /* the version first: a file of a newer release is refused untouched (not even put in WAL) */
+    if (!rc)
+        rc = schema_setup(d);
+    if (!rc && sqlite3_exec(d->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_error(d, "journal mode");
     for (int i = 0; !rc && i < ST_COUNT; i++)
         if (sqlite3_prepare_v3(d->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &d->st[i], NULL) != SQLITE_OK)
             rc = db_error(d, sql[i]);
@@ -337,6 +372,8 @@ static int session_delete(void *ctx, const char *txid)
     sqlite3_stmt *s = begin(d, ST_SESSION_DELETE);
     sqlite3_bind_text(s, 1, txid, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s) == SQLITE_DONE ? SGP32_OK : db_error(d, "session delete");
+    if (!rc && sqlite3_changes(d->db) == 0)
+        rc = SGP32_ERR_NOT_FOUND;
     return end(d, s, rc);
 }
 
