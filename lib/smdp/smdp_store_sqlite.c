@@ -53,15 +53,22 @@ enum {
 static const char *const sql[ST_COUNT] = {
     "INSERT INTO orders (" ORDER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1)",
     "SELECT " ORDER_COLUMNS " FROM orders WHERE iccid = ?1",
-    "SELECT " ORDER_COLUMNS " FROM orders WHERE matching_id = ?1 ORDER BY updated DESC LIMIT 1",
+    /* INDEXED BY: otherwise the planner weighs orders_default, whose WHERE names matching_id, by
+     * the value bound to ?1, and SQLite prepares the statement again at every new value */
+    "SELECT " ORDER_COLUMNS " FROM orders INDEXED BY orders_matching_id WHERE matching_id = ?1 "
+    "ORDER BY updated DESC LIMIT 1",
     ("SELECT " ORDER_COLUMNS " FROM orders WHERE eid = ?1 AND matching_id = '' AND state IN (4, 5) "
      "ORDER BY updated LIMIT 1"),
     "SELECT " ORDER_COLUMNS " FROM orders WHERE profile_type = ?1 AND state = 0 ORDER BY iccid LIMIT 1",
     ("UPDATE orders SET profile_type = ?2, state = ?3, eid = ?4, matching_id = ?5, cc_required = ?6, "
      "cc_sha256 = ?7, cc_failures = ?8, download_attempts = ?9, smds_address = ?10, transaction_id = ?11, "
      "updated = ?12, version = version + 1 WHERE iccid = ?1 AND version = ?13"),
-    ("INSERT OR REPLACE INTO sessions (txid, iccid, credential, expires, pdr_sha256, state, bpp) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+    /* an upsert updates the row in place; OR REPLACE would delete it and insert it again under a
+     * new rowid, rewriting the txid index entry too */
+    ("INSERT INTO sessions (txid, iccid, credential, expires, pdr_sha256, state, bpp) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (txid) DO UPDATE SET iccid = excluded.iccid, "
+     "credential = excluded.credential, expires = excluded.expires, pdr_sha256 = excluded.pdr_sha256, "
+     "state = excluded.state, bpp = excluded.bpp"),
     "SELECT iccid, credential, expires, pdr_sha256, state, bpp FROM sessions WHERE txid = ?1",
     "DELETE FROM sessions WHERE txid = ?1",
     "SELECT state, count(*) FROM orders GROUP BY state",

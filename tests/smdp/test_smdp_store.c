@@ -721,6 +721,46 @@ static void query_plans_migrated_file(void **state)
     close_raw(f);
 }
 
+/* How many times SQLite prepared sql again while it ran with n different values bound to ?1. */
+static int reprepares(fixture *f, const char *sql, int n)
+{
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v3(f->raw, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL), SQLITE_OK);
+    for (int i = 0; i < n; i++) {
+        char value[32];
+        snprintf(value, sizeof(value), "MID-%d", i);
+        sqlite3_bind_text(s, 1, value, -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(s) == SQLITE_ROW)
+            ;
+        sqlite3_reset(s);
+    }
+    int count = sqlite3_stmt_status(s, SQLITE_STMTSTATUS_REPREPARE, 0);
+    sqlite3_finalize(s);
+    return count;
+}
+
+/*
+ * The lookup by matchingId (ST_ORDER_BY_MATCHING_ID) names its index: left to the planner, the
+ * partial index orders_default (WHERE matching_id = '') makes SQLite compare the bound value with
+ * '' and prepare the statement again whenever the value changes, i.e. on every download.
+ */
+static void matching_id_lookup_is_not_reprepared(void **state)
+{
+    fixture *f = *state;
+    open_store(f);
+    close_store(f);
+    open_raw(f);
+    assert_int_equal(reprepares(f,
+                                "SELECT * FROM orders INDEXED BY orders_matching_id WHERE matching_id = ?1 "
+                                "ORDER BY updated DESC LIMIT 1",
+                                10),
+                     0);
+    /* the pitfall itself (SQLite 3.40): the same lookup without the hint is prepared again */
+    assert_true(reprepares(f, "SELECT * FROM orders WHERE matching_id = ?1 ORDER BY updated DESC LIMIT 1", 10) >
+                0);
+    close_raw(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -736,6 +776,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(unknown_version_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(query_plans_new_file, setup, teardown),
         cmocka_unit_test_setup_teardown(query_plans_migrated_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(matching_id_lookup_is_not_reprepared, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
