@@ -756,8 +756,8 @@ static void matching_id_lookup_is_not_reprepared(void **state)
                                 10),
                      0);
     /* the pitfall itself (SQLite 3.40): the same lookup without the hint is prepared again */
-    assert_true(reprepares(f, "SELECT * FROM orders WHERE matching_id = ?1 ORDER BY updated DESC LIMIT 1", 10) >
-                0);
+    assert_true(
+        reprepares(f, "SELECT * FROM orders WHERE matching_id = ?1 ORDER BY updated DESC LIMIT 1", 10) > 0);
     close_raw(f);
 }
 
