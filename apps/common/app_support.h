@@ -15,6 +15,9 @@ enum { SGP32_APP_FILE_MAX = 4 << 20 };
 
 /* The program name that prefixes every message ("eimd"). */
 void sgp32_app_init(const char *program);
+/* For the long-running, multi-threaded daemons: keep freed memory for reuse instead of giving it
+ * back to the kernel on every free (see app_support.c). */
+void sgp32_app_server_allocator(void);
 
 /* ------------------------------------------------------------------ config files */
 

@@ -960,6 +960,7 @@ int main(int argc, char **argv)
 {
     static eimd_config conf;
     sgp32_app_init("eimd");
+    sgp32_app_server_allocator();
     eimd_config_defaults(&conf);
     bool check_only = false;
     for (int i = 1; i < argc; i++) {

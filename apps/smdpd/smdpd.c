@@ -699,6 +699,7 @@ int main(int argc, char **argv)
 {
     static config conf;
     sgp32_app_init("smdpd");
+    sgp32_app_server_allocator();
     config_defaults(&conf);
     bool check_only = false;
     for (int i = 1; i < argc; i++) {
