@@ -29,12 +29,12 @@
 #include "sgp32/profile_package.h"
 #include "sgp32/smdp_server.h"
 #include "sgp32/text.h"
+#include "smdpd_callbacks.h"
 
 enum {
     PATH_LEN = 512,
     LIST_MAX = 16,
     TEXT_LEN = 256,
-    CALLBACK_QUEUE = 256,
     DISCARD_MAX = 64 << 20, /* bodies larger than this are refused before they are read */
 };
 
@@ -85,6 +85,7 @@ typedef struct config {
     char es2_callback_url[PATH_LEN];
     char es2_callback_ca[PATH_LEN];
     char es2_requester[64];
+    long es2_callback_attempts;
     int cc_max_failures, max_download_attempts;
     long session_ttl;
     int threads;
@@ -117,6 +118,8 @@ static const struct key_doc {
     {"es2_callback_url", "operator URL for ES2+ handleDownloadProgressInfo (empty: no callbacks)"},
     {"es2_callback_ca", "CA file (PEM) to verify the callback URL's TLS certificate (default: system CAs)"},
     {"es2_requester", "functionRequesterIdentifier in callbacks (default smdpd)"},
+    {"es2_callback_attempts",
+     "posts per callback before it is dropped; retries wait 1 s, 2 s, 4 s ... up to 60 s (default 8)"},
     {"cc_max_failures", "wrong confirmation codes before 8.2.7/6.4 (default 3)"},
     {"max_download_attempts", "download attempts per order before 8.8.5/6.4 (default 10)"},
     {"session_ttl", "seconds an ES9+ session lives (default 1800)"},
@@ -156,6 +159,7 @@ static void config_defaults(config *c)
     snprintf(c->service_provider_name, sizeof(c->service_provider_name), "sgp32 SM-DP+");
     c->profile_class = 2;
     snprintf(c->es2_requester, sizeof(c->es2_requester), "smdpd");
+    c->es2_callback_attempts = 8;
     c->max_body = 256 * 1024;
     snprintf(c->log_level, sizeof(c->log_level), "info");
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -240,6 +244,8 @@ static int config_set(void *ctx, const char *key, const char *value)
         return COPY(c->es2_callback_ca);
     if (!strcmp(key, "es2_requester"))
         return COPY(c->es2_requester);
+    if (!strcmp(key, "es2_callback_attempts"))
+        return sgp32_app_config_number(value, key, 1, 100, &c->es2_callback_attempts);
     if (!strcmp(key, "cc_max_failures"))
         return sgp32_app_config_number(value, key, 1, 100, &n) ? -1 : (c->cc_max_failures = (int)n, 0);
     if (!strcmp(key, "max_download_attempts"))
@@ -261,102 +267,22 @@ static int config_set(void *ctx, const char *key, const char *value)
 
 /* ------------------------------------------------------------------ ES2+ callbacks */
 
-typedef struct callback_queue {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    char *items[CALLBACK_QUEUE];
-    size_t head, count;
-    bool stop;
-    pthread_t thread;
-    bool running;
+/* The server's events become handleDownloadProgressInfo bodies for the callback worker. */
+typedef struct event_sink {
     const config *conf;
-} callback_queue;
-
-static callback_queue callbacks = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-
-static size_t discard(char *p, size_t size, size_t n, void *ctx)
-{
-    (void)p;
-    (void)ctx;
-    return size * n;
-}
-
-static void post_callback(const config *conf, const char *body)
-{
-    CURL *curl = curl_easy_init();
-    if (!curl)
-        return;
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, "Content-Type: application/json;charset=UTF-8");
-    h = curl_slist_append(h, "X-Admin-Protocol: " ADMIN_PROTOCOL);
-    curl_easy_setopt(curl, CURLOPT_URL, conf->es2_callback_url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-    if (conf->es2_callback_ca[0])
-        curl_easy_setopt(curl, CURLOPT_CAINFO, conf->es2_callback_ca);
-    CURLcode cc = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    sgp32_log_context ctx = {"smdpd", NULL, NULL};
-    if (cc != CURLE_OK || (status != 200 && status != 204))
-        sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &ctx,
-                  "ES2+ handleDownloadProgressInfo to %s failed: %s (HTTP %ld)", conf->es2_callback_url,
-                  curl_easy_strerror(cc), status);
-    else
-        sgp32_log(SGP32_LOG_DEBUG, SGP32_LOG_APP, &ctx,
-                  "ES2+ handleDownloadProgressInfo delivered (HTTP %ld)", status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(curl);
-}
-
-static void *callback_thread(void *arg)
-{
-    callback_queue *q = arg;
-    for (;;) {
-        pthread_mutex_lock(&q->lock);
-        while (!q->count && !q->stop)
-            pthread_cond_wait(&q->cond, &q->lock);
-        if (!q->count && q->stop) {
-            pthread_mutex_unlock(&q->lock);
-            return NULL;
-        }
-        char *body = q->items[q->head];
-        q->head = (q->head + 1) % CALLBACK_QUEUE;
-        q->count--;
-        pthread_mutex_unlock(&q->lock);
-        post_callback(q->conf, body);
-        free(body);
-    }
-}
+    smdpd_callbacks *callbacks; /* NULL: no es2_callback_url */
+} event_sink;
 
 static void on_event(void *ctx, const sgp32_smdp_event *event)
 {
-    const config *conf = ctx;
-    if (!conf->es2_callback_url[0])
+    const event_sink *sink = ctx;
+    if (!sink->callbacks)
         return;
     sgp32_buf body;
     sgp32_buf_init(&body, 1 << 16);
-    if (sgp32_smdp_es2_json_download_progress(event, conf->es2_requester, &body) == SGP32_OK &&
-        sgp32_buf_append_byte(&body, 0) == SGP32_OK) {
-        char *copy_body = malloc(body.len);
-        if (copy_body) {
-            memcpy(copy_body, body.data, body.len);
-            pthread_mutex_lock(&callbacks.lock);
-            if (callbacks.count < CALLBACK_QUEUE) {
-                callbacks.items[(callbacks.head + callbacks.count) % CALLBACK_QUEUE] = copy_body;
-                callbacks.count++;
-                copy_body = NULL;
-                pthread_cond_signal(&callbacks.cond);
-            }
-            pthread_mutex_unlock(&callbacks.lock);
-            free(copy_body); /* queue full: dropped (logged below) */
-            if (copy_body)
-                sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, NULL, "ES2+ callback queue full; event dropped");
-        }
-    }
+    if (sgp32_smdp_es2_json_download_progress(event, sink->conf->es2_requester, &body) == SGP32_OK &&
+        sgp32_buf_append_byte(&body, 0) == SGP32_OK)
+        smdpd_callbacks_post(sink->callbacks, (const char *)body.data);
     sgp32_buf_free(&body);
 }
 
@@ -698,6 +624,7 @@ static void free_identity(identity *id)
 int main(int argc, char **argv)
 {
     static config conf;
+    static event_sink events = {.conf = &conf};
     sgp32_app_init("smdpd");
     sgp32_app_server_allocator();
     config_defaults(&conf);
@@ -762,7 +689,7 @@ int main(int argc, char **argv)
         .max_download_attempts = conf.max_download_attempts,
         .session_ttl = conf.session_ttl,
         .on_event = on_event,
-        .event_ctx = &conf,
+        .event_ctx = &events,
     };
     rc = sgp32_smdp_server_init(&sc.smdp, &sconf);
     if (rc) {
@@ -814,9 +741,12 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
-    callbacks.conf = &conf;
-    if (conf.es2_callback_url[0] && pthread_create(&callbacks.thread, NULL, callback_thread, &callbacks) == 0)
-        callbacks.running = true;
+    if (conf.es2_callback_url[0]) {
+        smdpd_callbacks_config cc = {conf.es2_callback_url, conf.es2_callback_ca,
+                                     (int)conf.es2_callback_attempts, 1.0};
+        if (!(events.callbacks = smdpd_callbacks_start(&cc)))
+            goto out;
+    }
 
     /* AUTO: epoll on Linux (select would cap the server at FD_SETSIZE connections) */
     daemon = MHD_start_daemon(
@@ -844,13 +774,7 @@ int main(int argc, char **argv)
 out:
     if (daemon)
         MHD_stop_daemon(daemon);
-    if (callbacks.running) {
-        pthread_mutex_lock(&callbacks.lock);
-        callbacks.stop = true;
-        pthread_cond_signal(&callbacks.cond);
-        pthread_mutex_unlock(&callbacks.lock);
-        pthread_join(callbacks.thread, NULL);
-    }
+    smdpd_callbacks_stop(events.callbacks);
     sgp32_smdp_sqlite_close(db);
     sgp32_app_free_text(tls_key);
     sgp32_app_free_text(tls_cert);

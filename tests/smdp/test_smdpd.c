@@ -50,6 +50,8 @@ typedef struct callbacks {
     int count;
     int point_count[8];
     char last[4096];
+    char refused[4096]; /* the first callback, answered 503 */
+    bool refused_redelivered;
     int fd;
 } callbacks;
 
@@ -81,11 +83,21 @@ static void *listener(void *arg)
             if (want && n >= want)
                 break;
         }
-        const char *reply = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+        /* the very first callback is refused with 503: smdpd must post it again */
+        char *body = strstr(buf, "\r\n\r\n");
+        pthread_mutex_lock(&received.lock);
+        bool refuse = body && !received.refused[0];
+        if (refuse)
+            snprintf(received.refused, sizeof(received.refused), "%s", body + 4);
+        else if (body && !strcmp(received.refused, body + 4))
+            received.refused_redelivered = true;
+        pthread_mutex_unlock(&received.lock);
+        const char *reply =
+            refuse ? "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                   : "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
         (void)!write(c, reply, strlen(reply));
         close(c);
-        char *body = strstr(buf, "\r\n\r\n");
-        if (body) {
+        if (body && !refuse) {
             pthread_mutex_lock(&received.lock);
             received.count++;
             char *p = strstr(body, "\"notificationPointId\":");
@@ -791,11 +803,12 @@ static void es2_callbacks_delivered(void **state)
 {
     (void)state;
     /* the downloads above produced eligibility (1), BPP (3) and installation (4) callbacks and
-     * confirmation failures (2); they are posted by a worker thread: wait a little */
-    for (int i = 0; i < 100; i++) {
+     * confirmation failures (2); they are posted by a worker thread (the first one again after
+     * a 1 s back-off): wait a little */
+    for (int i = 0; i < 200; i++) {
         pthread_mutex_lock(&received.lock);
         bool all = received.point_count[1] && received.point_count[2] && received.point_count[3] &&
-                   received.point_count[4];
+                   received.point_count[4] && received.refused_redelivered;
         pthread_mutex_unlock(&received.lock);
         if (all)
             break;
@@ -806,6 +819,9 @@ static void es2_callbacks_delivered(void **state)
     assert_true(received.point_count[2] > 0);
     assert_true(received.point_count[3] > 0);
     assert_true(received.point_count[4] > 0);
+    /* the refused one came again (503 is retried), and nothing was lost behind it */
+    assert_true(received.refused[0]);
+    assert_true(received.refused_redelivered);
     assert_non_null(strstr(received.last, "\"iccid\""));
     assert_non_null(strstr(received.last, "\"notificationPointStatus\""));
     pthread_mutex_unlock(&received.lock);
