@@ -60,6 +60,7 @@ typedef struct inventory_conf {
     char type[SGP32_SMDP_PROFILE_TYPE_MAX + 1];
     char first[SGP32_SMDP_ICCID_MAX + 1];
     size_t count;
+    char first_imsi[SGP32_SMDP_IMSI_MAX + 1]; /* "" none */
 } inventory_conf;
 
 typedef struct config {
@@ -111,7 +112,8 @@ static const struct key_doc {
      "commit)"},
     {"template", "TYPE PATH: a profile type and its UPP template (SAIP DER, e.g. a TS.48 file) (repeatable)"},
     {"inventory",
-     "TYPE FIRST_ICCID COUNT: add Available profiles (an 18-digit FIRST gets Luhn digits) (repeatable)"},
+     "TYPE FIRST_ICCID COUNT [FIRST_IMSI]: add Available profiles (an 18-digit FIRST gets Luhn digits; "
+     "with FIRST_IMSI each gets the next IMSI in EF.IMSI) (repeatable)"},
     {"service_provider_name", "serviceProviderName in the profile metadata (default 'sgp32 SM-DP+')"},
     {"profile_class", "profileClass in the metadata: 0 test, 1 provisioning, 2 operational (default 2)"},
     {"es2_token", "bearer token ES2+ callers must send (Authorization: Bearer ...); empty disables ES2+"},
@@ -226,9 +228,12 @@ static int config_set(void *ctx, const char *key, const char *value)
             return fprintf(stderr, "smdpd: too many inventory lines\n"), -1;
         inventory_conf *v = &c->inventory[c->inventory_count];
         char extra[2];
-        if (sscanf(value, "%64s %20s %zu %1s", v->type, v->first, &v->count, extra) != 3 ||
-            v->count > 1000000)
-            return fprintf(stderr, "smdpd: inventory = TYPE FIRST_ICCID COUNT (COUNT <= 1000000)\n"), -1;
+        int fields =
+            sscanf(value, "%64s %20s %zu %15s %1s", v->type, v->first, &v->count, v->first_imsi, extra);
+        if ((fields != 3 && fields != 4) || v->count > 1000000)
+            return fprintf(stderr,
+                           "smdpd: inventory = TYPE FIRST_ICCID COUNT [FIRST_IMSI] (COUNT <= 1000000)\n"),
+                   -1;
         c->inventory_count++;
         return 0;
     }
@@ -698,11 +703,16 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < conf.inventory_count; i++) {
         size_t added = 0;
-        rc = sgp32_smdp_inventory_add(&sc.smdp, conf.inventory[i].type, conf.inventory[i].first,
-                                      conf.inventory[i].count, &added);
+        const inventory_conf *v = &conf.inventory[i];
+        rc = sgp32_smdp_inventory_add(&sc.smdp, v->type, v->first, v->first_imsi[0] ? v->first_imsi : NULL,
+                                      v->count, &added);
         if (rc) {
-            fprintf(stderr, "smdpd: inventory %s %s: %s\n", conf.inventory[i].type, conf.inventory[i].first,
-                    rc == SGP32_ERR_NOT_FOUND ? "no template of that type" : sgp32_err_str(rc));
+            fprintf(stderr, "smdpd: inventory %s %s: %s\n", v->type, v->first,
+                    rc == SGP32_ERR_NOT_FOUND ? "no template of that type"
+                    : rc == SGP32_ERR_BAD_TEXT && v->first_imsi[0]
+                        ? "bad numbers (the IMSI range must stay within 6..15 digits, and the template "
+                          "needs an EF.IMSI)"
+                        : sgp32_err_str(rc));
             goto out;
         }
         if (added)

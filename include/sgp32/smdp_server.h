@@ -27,6 +27,7 @@
 
 enum {
     SGP32_SMDP_ICCID_MAX = 20,  /* digits */
+    SGP32_SMDP_IMSI_MAX = 15,   /* digits (TS 23.003) */
     SGP32_SMDP_EID_DIGITS = 32, /* digits */
     SGP32_SMDP_PROFILE_TYPE_MAX = 64,
     SGP32_SMDP_MESSAGE_MAX = 160,
@@ -85,6 +86,7 @@ typedef enum sgp32_smdp_order_event {
 typedef struct sgp32_smdp_order {
     char iccid[SGP32_SMDP_ICCID_MAX + 1]; /* digits, no F padding */
     char profile_type[SGP32_SMDP_PROFILE_TYPE_MAX + 1];
+    char imsi[SGP32_SMDP_IMSI_MAX + 1]; /* written into EF.IMSI; "" keeps the template's */
     sgp32_smdp_order_state state;
     char eid[SGP32_SMDP_EID_DIGITS + 1];              /* "" when not linked */
     char matching_id[SGP32_SMDP_MATCHING_ID_MAX + 1]; /* "" when none yet */
@@ -168,10 +170,11 @@ typedef struct sgp32_smdp_profile_template {
     uint32_t pprs;         /* profilePolicyRules bits (0: none) */
 } sgp32_smdp_profile_template;
 
-/* The personalised UPP of an order (appended to upp: header ICCID and EF.ICCID, the rest of the template
- * byte for byte) and its StoreMetadataRequest BF25. A template without a 10-byte EF.ICCID is refused. */
-int sgp32_smdp_personalise(const sgp32_smdp_profile_template *t, const char *iccid, const char *smdp_address,
-                           sgp32_buf *upp, sgp32_buf *metadata);
+/* The personalised UPP of an order (appended to upp: header ICCID and EF.ICCID, EF.IMSI when imsi is
+ * neither NULL nor "", the rest of the template byte for byte) and its StoreMetadataRequest BF25. A
+ * template without a 10-byte EF.ICCID (or, for an IMSI, a 9-byte EF.IMSI) is refused. */
+int sgp32_smdp_personalise(const sgp32_smdp_profile_template *t, const char *iccid, const char *imsi,
+                           const char *smdp_address, sgp32_buf *upp, sgp32_buf *metadata);
 /* ICCID digits from ES2+ text (19..20 characters, a trailing F allowed); Luhn is not judged. */
 int sgp32_smdp_iccid_from_text(const char *text, char digits[SGP32_SMDP_ICCID_MAX + 1]);
 /* The ICCID in EF.ICCID coding (nibble-swapped BCD, F padded), as metadata and PIRs carry it. */
@@ -219,9 +222,12 @@ typedef struct sgp32_smdp_server {
 
 int sgp32_smdp_server_init(sgp32_smdp_server *srv, const sgp32_smdp_server_config *config);
 /* Insert Available orders for ICCIDs first..first+count-1 (Luhn digit appended when first has
- * 18 digits) of a profile type; existing ones are left alone. *added (optional) counts new rows. */
+ * 18 digits) of a profile type; existing ones are left alone. imsi (NULL: none) gives the first
+ * order's IMSI, the next ones counting up with the ICCIDs (6..15 digits; the range must not run
+ * past the last number of that length, and the template must have an EF.IMSI: else
+ * SGP32_ERR_BAD_TEXT, nothing inserted). *added (optional) counts new rows. */
 int sgp32_smdp_inventory_add(const sgp32_smdp_server *srv, const char *profile_type, const char *iccid,
-                             size_t count, size_t *added);
+                             const char *imsi, size_t count, size_t *added);
 
 /* ------------------------------------------------------------------ ES9+ */
 

@@ -186,7 +186,8 @@ int sgp32_smdp_es9_authenticate_client(const sgp32_smdp_server *srv, const sgp32
 
     rc = sgp32_smdp_authenticate_client_finish(s, order.cc_required ? order.cc_sha256 : NULL, NULL);
     if (!rc)
-        rc = sgp32_smdp_personalise(t, order.iccid, s->server_address, &upp, &resp->profile_metadata);
+        rc = sgp32_smdp_personalise(t, order.iccid, order.imsi, s->server_address, &upp,
+                                    &resp->profile_metadata);
     snprintf(rec.iccid, sizeof(rec.iccid), "%s", order.iccid);
     if (!rc)
         rc = server_session_save(srv, &rec, s);

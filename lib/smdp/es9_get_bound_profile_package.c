@@ -122,7 +122,7 @@ int sgp32_smdp_es9_get_bound_profile_package(const sgp32_smdp_server *srv, const
         fail(resp, "8.2", "3.7", 127, "profile type of the order has no template");
         goto out;
     }
-    rc = sgp32_smdp_personalise(t, order.iccid, s->server_address, &upp, &metadata);
+    rc = sgp32_smdp_personalise(t, order.iccid, order.imsi, s->server_address, &upp, &metadata);
     sgp32_smdp_check check;
     sgp32_smdp_bpp_params params = {.metadata = sgp32_buf_bytes(&metadata), .upp = sgp32_buf_bytes(&upp)};
     if (!rc)

@@ -5,7 +5,8 @@
  * Personalisation writes the order's ICCID into the UPP's ProfileHeader (plain BCD), into EF.ICCID
  * of the MF element (nibble-swapped, upp_personalise.c) and into the metadata (StoreMetadataRequest
  * BF25: ICCID, names, class, notification addresses, PPRs). A template without a 10-byte EF.ICCID
- * content is refused. Orders carry no IMSI and no keys: EF.IMSI and the AKA keys stay the template's.
+ * content is refused. An order from an inventory range with IMSIs also gets its IMSI into EF.IMSI
+ * of the USIM element; orders without one, and the AKA keys of every order, stay the template's.
  */
 #include <stdio.h>
 #include <string.h>
@@ -46,8 +47,8 @@ int sgp32_smdp_iccid_to_bcd(const char *digits, uint8_t out[10])
     return SGP32_OK;
 }
 
-int sgp32_smdp_personalise(const sgp32_smdp_profile_template *t, const char *iccid, const char *smdp_address,
-                           sgp32_buf *upp, sgp32_buf *metadata)
+int sgp32_smdp_personalise(const sgp32_smdp_profile_template *t, const char *iccid, const char *imsi,
+                           const char *smdp_address, sgp32_buf *upp, sgp32_buf *metadata)
 {
     if (!t || !iccid || !smdp_address || !upp || !metadata)
         return SGP32_ERR_INVALID_ARGUMENT;
@@ -57,7 +58,8 @@ int sgp32_smdp_personalise(const sgp32_smdp_profile_template *t, const char *icc
     if (!rc)
         rc = sgp32_upp_set_iccid(t->upp.data, t->upp.len, iccid, upp);
     /* The same ICCID in the file system: EF.ICCID agrees with the header and the metadata. */
-    if (!rc && (rc = sgp32_upp_set_files(upp->data + before, t->upp.len, iccid, NULL)) != SGP32_OK)
+    if (!rc && (rc = sgp32_upp_set_files(upp->data + before, t->upp.len, iccid,
+                                         imsi && imsi[0] ? imsi : NULL)) != SGP32_OK)
         upp->len = before;
     if (rc)
         return rc;

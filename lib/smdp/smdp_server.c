@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "sgp32/profile_package.h"
 #include "sgp32/text.h"
 #include "smdp_server_internal.h"
 
@@ -97,25 +98,62 @@ static char luhn_digit(const char *digits, size_t len)
     return (char)('0' + (10 - sum % 10) % 10);
 }
 
+/* The digits of a number in place, plus one (all 9s wrap to all 0s). */
+static void increment_digits(char *digits, size_t len)
+{
+    for (size_t i = len; i-- > 0;) {
+        if (digits[i] != '9') {
+            digits[i]++;
+            return;
+        }
+        digits[i] = '0';
+    }
+}
+
+static bool all_digits(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* An IMSI range first..first+count-1 that stays within its number of digits. */
+static bool imsi_range_ok(const char *first, size_t count)
+{
+    size_t len = strlen(first);
+    if (len < 6 || len > SGP32_SMDP_IMSI_MAX || !all_digits(first, len))
+        return false;
+    /* how far the number is from all 9s: at most 15 digits, so it fits in 64 bits */
+    uint64_t headroom = 0;
+    for (size_t i = 0; i < len; i++)
+        headroom = headroom * 10 + (uint64_t)('9' - first[i]);
+    return count == 0 || (uint64_t)(count - 1) <= headroom;
+}
+
 int sgp32_smdp_inventory_add(const sgp32_smdp_server *srv, const char *profile_type, const char *iccid,
-                             size_t count, size_t *added)
+                             const char *imsi, size_t count, size_t *added)
 {
     if (added)
         *added = 0;
     if (!srv || !profile_type || !iccid || strlen(profile_type) > SGP32_SMDP_PROFILE_TYPE_MAX ||
         !srv->config.store.order_insert)
         return SGP32_ERR_INVALID_ARGUMENT;
-    if (!server_template(srv, profile_type))
+    const sgp32_smdp_profile_template *t = server_template(srv, profile_type);
+    if (!t)
         return SGP32_ERR_NOT_FOUND;
     size_t len = strlen(iccid);
     bool add_luhn = len == 18;
-    if (len < 18 || len > 20)
+    if (len < 18 || len > 20 || !all_digits(iccid, len))
         return SGP32_ERR_BAD_TEXT;
-    char base[SGP32_SMDP_ICCID_MAX + 1];
+    char base[SGP32_SMDP_ICCID_MAX + 1], next_imsi[SGP32_SMDP_IMSI_MAX + 1] = "", template_imsi[16];
     memcpy(base, iccid, len + 1);
-    for (size_t i = 0; i < len; i++)
-        if (base[i] < '0' || base[i] > '9')
+    if (imsi) {
+        /* checked before anything is inserted: the whole range, and a template that has an IMSI */
+        if (!imsi_range_ok(imsi, count) || sgp32_upp_ef_imsi(t->upp.data, t->upp.len, template_imsi))
             return SGP32_ERR_BAD_TEXT;
+        snprintf(next_imsi, sizeof(next_imsi), "%s", imsi);
+    }
     for (size_t n = 0; n < count; n++) {
         sgp32_smdp_order o;
         memset(&o, 0, sizeof(o));
@@ -125,6 +163,7 @@ int sgp32_smdp_inventory_add(const sgp32_smdp_server *srv, const char *profile_t
             o.iccid[19] = '\0';
         }
         snprintf(o.profile_type, sizeof(o.profile_type), "%s", profile_type);
+        snprintf(o.imsi, sizeof(o.imsi), "%s", next_imsi);
         o.state = SGP32_ORDER_AVAILABLE;
         o.updated = server_now(srv);
         int rc = srv->config.store.order_insert(srv->config.store.ctx, &o);
@@ -132,16 +171,10 @@ int sgp32_smdp_inventory_add(const sgp32_smdp_server *srv, const char *profile_t
             (*added)++;
         else if (rc && rc != SGP32_ERR_STATE)
             return rc;
-        /* next number: increment the digits (without the Luhn digit) */
-        size_t i = len;
-        while (i-- > 0) {
-            if (base[i] == '9') {
-                base[i] = '0';
-                continue;
-            }
-            base[i]++;
-            break;
-        }
+        /* the next numbers (the ICCID without its Luhn digit) */
+        increment_digits(base, len);
+        if (next_imsi[0] && n + 1 < count)
+            increment_digits(next_imsi, strlen(next_imsi));
     }
     return SGP32_OK;
 }

@@ -15,8 +15,9 @@
  * Indexes cost a page write on every change of their columns, and a download changes its order's
  * state three times: the two lookups by state are partial indexes over the few rows they can
  * return (available profiles; released or downloaded orders of the default SM-DP+ path), so a
- * download's own updates touch neither. Schema version 2 (table meta); a version 1 file (full
- * indexes on (profile_type, state) and (eid, state)) is migrated in place.
+ * download's own updates touch neither. Schema version 3 (table meta), older files are migrated in
+ * place: 1 -> 2 replaced the full indexes on (profile_type, state) and (eid, state), 2 -> 3 added
+ * orders.imsi.
  */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -29,7 +30,7 @@
 #include "sgp32/smdp_server.h"
 
 enum {
-    SCHEMA_VERSION = 2,
+    SCHEMA_VERSION = 3,
     ST_ORDER_INSERT = 0,
     ST_ORDER_GET,
     ST_ORDER_BY_MATCHING_ID,
@@ -48,10 +49,11 @@ enum {
 
 #define ORDER_COLUMNS                                                                                        \
     "iccid, profile_type, state, eid, matching_id, cc_required, cc_sha256, cc_failures, download_attempts, " \
-    "smds_address, transaction_id, updated, version"
+    "smds_address, transaction_id, updated, version, imsi"
 
 static const char *const sql[ST_COUNT] = {
-    "INSERT INTO orders (" ORDER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1)",
+    "INSERT INTO orders (" ORDER_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?14)",
     "SELECT " ORDER_COLUMNS " FROM orders WHERE iccid = ?1",
     /* INDEXED BY: otherwise the planner weighs orders_default, whose WHERE names matching_id, by
      * the value bound to ?1, and SQLite prepares the statement again at every new value */
@@ -62,7 +64,7 @@ static const char *const sql[ST_COUNT] = {
     "SELECT " ORDER_COLUMNS " FROM orders WHERE profile_type = ?1 AND state = 0 ORDER BY iccid LIMIT 1",
     ("UPDATE orders SET profile_type = ?2, state = ?3, eid = ?4, matching_id = ?5, cc_required = ?6, "
      "cc_sha256 = ?7, cc_failures = ?8, download_attempts = ?9, smds_address = ?10, transaction_id = ?11, "
-     "updated = ?12, version = version + 1 WHERE iccid = ?1 AND version = ?13"),
+     "updated = ?12, imsi = ?14, version = version + 1 WHERE iccid = ?1 AND version = ?13"),
     /* an upsert updates the row in place; OR REPLACE would delete it and insert it again under a
      * new rowid, rewriting the txid index entry too */
     ("INSERT INTO sessions (txid, iccid, credential, expires, pdr_sha256, state, bpp) "
@@ -89,7 +91,7 @@ static const char schema[] =
     "DEFAULT 0,"
     " cc_sha256 BLOB, cc_failures INTEGER NOT NULL DEFAULT 0, download_attempts INTEGER NOT NULL DEFAULT 0,"
     " smds_address TEXT NOT NULL DEFAULT '', transaction_id TEXT NOT NULL DEFAULT '',"
-    " updated INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 1);"
+    " updated INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 1, imsi TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS orders_matching_id ON orders (matching_id);"
     "CREATE INDEX IF NOT EXISTS orders_available ON orders (profile_type, iccid) WHERE state = 0;"
     "CREATE INDEX IF NOT EXISTS orders_default ON orders (eid, updated)"
@@ -97,12 +99,15 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS sessions ("
     " txid TEXT PRIMARY KEY, iccid TEXT NOT NULL DEFAULT '', credential INTEGER NOT NULL,"
     " expires INTEGER NOT NULL, pdr_sha256 BLOB, state BLOB NOT NULL, bpp BLOB);"
-    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 2);";
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 3);";
 
 /* Version 1 -> 2 (same transaction): the full state indexes give way to the partial ones above. */
 static const char migrate_1_to_2[] = "DROP INDEX IF EXISTS orders_type_state;"
                                      "DROP INDEX IF EXISTS orders_eid;"
                                      "UPDATE meta SET value = 2 WHERE key = 'schema';";
+/* Version 2 -> 3: the order's IMSI (inventory ranges with IMSIs). */
+static const char migrate_2_to_3[] = "ALTER TABLE orders ADD COLUMN imsi TEXT NOT NULL DEFAULT '';"
+                                     "UPDATE meta SET value = 3 WHERE key = 'schema';";
 
 struct sgp32_smdp_sqlite {
     sqlite3 *db;
@@ -133,10 +138,12 @@ static int schema_setup(sgp32_smdp_sqlite *d)
     else if (!rc)
         version = sqlite3_column_int(v, 0);
     sqlite3_finalize(v);
-    if (!rc && version == 1 && sqlite3_exec(d->db, migrate_1_to_2, NULL, NULL, NULL) != SQLITE_OK)
-        rc = db_error(d, "migration to schema 2");
-    else if (!rc && version != 1 && version != SCHEMA_VERSION)
+    if (!rc && (version < 1 || version > SCHEMA_VERSION))
         rc = SGP32_ERR_STORE_VERSION;
+    if (!rc && version < 2 && sqlite3_exec(d->db, migrate_1_to_2, NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_error(d, "migration to schema 2");
+    if (!rc && version < 3 && sqlite3_exec(d->db, migrate_2_to_3, NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_error(d, "migration to schema 3");
     if (!rc && sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = db_error(d, "commit");
     if (rc && !sqlite3_get_autocommit(d->db))
@@ -243,6 +250,7 @@ static void bind_order(sqlite3_stmt *s, const sgp32_smdp_order *o)
     sqlite3_bind_text(s, 10, o->smds_address, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 11, o->transaction_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 12, (sqlite3_int64)o->updated);
+    sqlite3_bind_text(s, 14, o->imsi, -1, SQLITE_STATIC); /* ?13 is the version compared by updates */
 }
 
 static void read_order(sqlite3_stmt *s, sgp32_smdp_order *o)
@@ -264,6 +272,7 @@ static void read_order(sqlite3_stmt *s, sgp32_smdp_order *o)
     text_column(s, 10, o->transaction_id, sizeof(o->transaction_id));
     o->updated = sqlite3_column_int64(s, 11);
     o->version = sqlite3_column_int64(s, 12);
+    text_column(s, 13, o->imsi, sizeof(o->imsi));
 }
 
 static int order_insert(void *ctx, const sgp32_smdp_order *o)

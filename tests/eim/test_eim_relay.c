@@ -198,7 +198,7 @@ static int setup(void **state)
         .now = test_now,
     };
     assert_int_equal(sgp32_smdp_server_init(&e->smdp, &sc), SGP32_OK);
-    assert_int_equal(sgp32_smdp_inventory_add(&e->smdp, PROFILE_TYPE, "894400000000001000", 16, NULL),
+    assert_int_equal(sgp32_smdp_inventory_add(&e->smdp, PROFILE_TYPE, "894400000000001000", NULL, 16, NULL),
                      SGP32_OK);
 
     e->link.smdp = &e->smdp;

@@ -3,8 +3,8 @@
  * lib/smdp/upp_personalise.c) on both TS.48 test profiles: the order's ICCID in the ProfileHeader
  * (plain BCD), in EF.ICCID of the MF element (nibble-swapped; NOTES §9) and in the metadata, with
  * every other byte of the template unchanged; EF.IMSI (TS 31.102 §4.2.2, TS 24.008 mobile
- * identity) rewritten on request; templates whose EF.ICCID is missing, split or of another size
- * refused.
+ * identity) rewritten on request, and from inventory ranges with IMSIs (sgp32_smdp_inventory_add);
+ * templates whose EF.ICCID is missing, split or of another size refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -115,7 +115,7 @@ static void personalise_both_templates(void **state)
             sgp32_buf upp, md;
             sgp32_buf_init(&upp, 1 << 20);
             sgp32_buf_init(&md, 1 << 16);
-            assert_int_equal(sgp32_smdp_personalise(&t, iccids[i], SMDP_ADDRESS, &upp, &md), SGP32_OK);
+            assert_int_equal(sgp32_smdp_personalise(&t, iccids[i], NULL, SMDP_ADDRESS, &upp, &md), SGP32_OK);
             char header[21], ef[21], imsi[16];
             assert_int_equal(sgp32_upp_iccid(upp.data, upp.len, header), SGP32_OK);
             assert_int_equal(sgp32_upp_ef_iccid(upp.data, upp.len, ef), SGP32_OK);
@@ -193,6 +193,112 @@ static void set_imsi(void **state)
     }
 }
 
+/* An order's IMSI goes into EF.IMSI next to its ICCID; "" and NULL keep the template's; a bad one
+ * fails the personalisation. */
+static void personalise_with_imsi(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 2; v++) {
+        sgp32_buf tpl;
+        assert_int_equal(test_read_file(templates[v], &tpl), SGP32_OK);
+        sgp32_smdp_profile_template t = make_template(&tpl);
+        static const struct {
+            const char *given, *expected;
+        } cases[] = {
+            {"234150999999977", "234150999999977"}, {"", "001010123456063"}, {NULL, "001010123456063"}};
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            sgp32_buf upp, md;
+            sgp32_buf_init(&upp, 1 << 20);
+            sgp32_buf_init(&md, 1 << 16);
+            assert_int_equal(
+                sgp32_smdp_personalise(&t, "89000123456789012341", cases[i].given, SMDP_ADDRESS, &upp, &md),
+                SGP32_OK);
+            char imsi[16], ef[21];
+            assert_int_equal(sgp32_upp_ef_imsi(upp.data, upp.len, imsi), SGP32_OK);
+            assert_string_equal(imsi, cases[i].expected);
+            assert_int_equal(sgp32_upp_ef_iccid(upp.data, upp.len, ef), SGP32_OK);
+            assert_string_equal(ef, "89000123456789012341");
+            sgp32_buf_free(&upp);
+            sgp32_buf_free(&md);
+        }
+        sgp32_buf upp, md;
+        sgp32_buf_init(&upp, 1 << 20);
+        sgp32_buf_init(&md, 1 << 16);
+        assert_int_equal(sgp32_smdp_personalise(&t, "89000123456789012341", "12345", SMDP_ADDRESS, &upp, &md),
+                         SGP32_ERR_BAD_TEXT);
+        assert_int_equal(upp.len, 0); /* nothing half-written left behind */
+        sgp32_buf_free(&upp);
+        sgp32_buf_free(&md);
+        sgp32_buf_free(&tpl);
+    }
+}
+
+/* An inventory range with IMSIs: each order gets the next IMSI with its ICCID; a range that would
+ * run past the last number of its length, a malformed IMSI, or a template without an IMSI is refused
+ * before anything is stored. */
+static void inventory_with_imsis(void **state)
+{
+    (void)state;
+    sgp32_buf tpl;
+    assert_int_equal(test_read_file(TS48_V1, &tpl), SGP32_OK);
+    sgp32_smdp_profile_template t = make_template(&tpl);
+    sgp32_smdp_sqlite *db = NULL;
+    assert_int_equal(sgp32_smdp_sqlite_open(":memory:", &db), SGP32_OK);
+    /* sgp32_smdp_inventory_add needs the templates and the store only */
+    sgp32_smdp_server srv;
+    memset(&srv, 0, sizeof(srv));
+    srv.config.templates = &t;
+    srv.config.template_count = 1;
+    srv.config.store = sgp32_smdp_sqlite_store(db);
+    size_t added = 0;
+    assert_int_equal(
+        sgp32_smdp_inventory_add(&srv, "ts48", "894944999900000000", "001010000000098", 4, &added), SGP32_OK);
+    assert_int_equal(added, 4);
+    static const char *const expected[] = {"001010000000098", "001010000000099", "001010000000100",
+                                           "001010000000101"};
+    char iccid[] = "894944999900000000";
+    for (size_t i = 0; i < 4; i++) {
+        sgp32_smdp_order o;
+        assert_int_equal(srv.config.store.order_find_available(srv.config.store.ctx, "ts48", &o), SGP32_OK);
+        assert_int_equal(strncmp(o.iccid, iccid, 18), 0);
+        assert_string_equal(o.imsi, expected[i]);
+        o.state = SGP32_ORDER_ALLOCATED;
+        assert_int_equal(srv.config.store.order_update(srv.config.store.ctx, &o), SGP32_OK);
+        iccid[17]++;
+    }
+    /* refused, and nothing stored: past the last 15-digit number, malformed, too short, or a
+     * template without an IMSI */
+    assert_int_equal(
+        sgp32_smdp_inventory_add(&srv, "ts48", "894944999900001000", "999999999999998", 3, &added),
+        SGP32_ERR_BAD_TEXT);
+    assert_int_equal(sgp32_smdp_inventory_add(&srv, "ts48", "894944999900001000", "0010x", 1, &added),
+                     SGP32_ERR_BAD_TEXT);
+    assert_int_equal(sgp32_smdp_inventory_add(&srv, "ts48", "894944999900001000", "12345", 1, &added),
+                     SGP32_ERR_BAD_TEXT);
+    /* a template whose EF.IMSI holds no IMSI (all FF) takes no IMSI range */
+    sgp32_buf blank;
+    sgp32_buf_init(&blank, 1 << 20);
+    assert_int_equal(sgp32_buf_append(&blank, tpl.data, tpl.len), SGP32_OK);
+    size_t at, size;
+    assert_int_equal(sgp32_upp_find_file(blank.data, blank.len, SGP32_UPP_EF_IMSI, &at, &size), SGP32_OK);
+    memset(blank.data + at, 0xFF, size);
+    t.upp = sgp32_buf_bytes(&blank);
+    assert_int_equal(
+        sgp32_smdp_inventory_add(&srv, "ts48", "894944999900001000", "001010000000001", 1, &added),
+        SGP32_ERR_BAD_TEXT);
+    t.upp = sgp32_buf_bytes(&tpl);
+    sgp32_buf_free(&blank);
+    int64_t counts[SGP32_ORDER_STATE_COUNT];
+    assert_int_equal(sgp32_smdp_sqlite_count(db, counts), SGP32_OK);
+    assert_int_equal(counts[SGP32_ORDER_AVAILABLE], 0);
+    /* the last numbers of the length are fine */
+    assert_int_equal(
+        sgp32_smdp_inventory_add(&srv, "ts48", "894944999900001000", "999999999999998", 2, &added), SGP32_OK);
+    assert_int_equal(added, 2);
+    sgp32_smdp_sqlite_close(db);
+    sgp32_buf_free(&tpl);
+}
+
 /* The template with the bytes [at, at + n) replaced by repl[0..m), the MF element's length fixed, and
  * the short-form length of the TLV at inner (when not 0) too. */
 static void splice(const sgp32_buf *tpl, size_t at, size_t n, const uint8_t *repl, size_t m, size_t inner,
@@ -226,7 +332,8 @@ static void assert_refused(const sgp32_buf *bad, int expected)
     sgp32_buf upp, md;
     sgp32_buf_init(&upp, 1 << 20);
     sgp32_buf_init(&md, 1 << 16);
-    assert_int_equal(sgp32_smdp_personalise(&t, "89000123456789012341", SMDP_ADDRESS, &upp, &md), expected);
+    assert_int_equal(sgp32_smdp_personalise(&t, "89000123456789012341", NULL, SMDP_ADDRESS, &upp, &md),
+                     expected);
     assert_int_equal(upp.len, 0);
     assert_int_equal(md.len, 0);
     sgp32_buf_free(&upp);
@@ -335,7 +442,7 @@ static int personalise_once(void *ctx)
     sgp32_buf upp, md;
     sgp32_buf_init(&upp, 1 << 20);
     sgp32_buf_init(&md, 1 << 16);
-    int rc = sgp32_smdp_personalise(&c->t, "89000123456789012341", SMDP_ADDRESS, &upp, &md);
+    int rc = sgp32_smdp_personalise(&c->t, "89000123456789012341", NULL, SMDP_ADDRESS, &upp, &md);
     sgp32_buf_free(&upp);
     sgp32_buf_free(&md);
     return rc;
@@ -357,6 +464,8 @@ int main(void)
         cmocka_unit_test(templates_agree),
         cmocka_unit_test(personalise_both_templates),
         cmocka_unit_test(set_imsi),
+        cmocka_unit_test(personalise_with_imsi),
+        cmocka_unit_test(inventory_with_imsis),
         cmocka_unit_test(refuse_bad_ef_iccid),
         cmocka_unit_test(allocation_failures),
     };

@@ -1,9 +1,10 @@
 /*
  * The SM-DP+ SQLite store (lib/smdp/smdp_store_sqlite.c) through its public API: the two lookups
  * by state (order_find_available, order_find_default) that schema version 2 serves from partial
- * indexes, order_update's compare-and-set, session records with a BPP, per-state counts, the
- * in-place migration of a version 1 file, refusal of an unknown version, and the query plans of
- * the two lookups. Every test works on its own file in its own mkdtemp directory.
+ * indexes, order_update's compare-and-set (every column, the IMSI of version 3 too), session
+ * records with a BPP, per-state counts, the in-place migration of version 1 and 2 files, refusal
+ * of an unknown version, and the query plans of the two lookups. Every test works on its own file in its own
+ * mkdtemp directory.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -301,6 +302,7 @@ static void assert_same_order(const sgp32_smdp_order *a, const sgp32_smdp_order 
     assert_string_equal(a->transaction_id, b->transaction_id);
     assert_int_equal(a->updated, b->updated);
     assert_int_equal(a->version, b->version);
+    assert_string_equal(a->imsi, b->imsi);
 }
 
 /* A writer holding an old version loses and changes nothing; the fresh one bumps the version. */
@@ -313,6 +315,7 @@ static void order_update_compare_and_set(void **state)
     for (size_t i = 0; i < sizeof(o.cc_sha256); i++)
         o.cc_sha256[i] = (uint8_t)(0xA0 + i);
     snprintf(o.smds_address, sizeof(o.smds_address), "smds.example.com");
+    snprintf(o.imsi, sizeof(o.imsi), "234150999999977");
     assert_int_equal(s.order_insert(s.ctx, &o), SGP32_OK);
     /* the same ICCID again is refused and does not overwrite */
     sgp32_smdp_order dup = make_order(ICCID(77), "B", SGP32_ORDER_RELEASED, EID_1, "", 1);
@@ -543,9 +546,11 @@ static void make_v1_file(fixture *f)
     close_raw(f);
 }
 
-static void assert_v2_indexes(fixture *f)
+/* Version 3: the partial indexes (2) and orders.imsi (3). */
+static void assert_current_schema(fixture *f)
 {
-    assert_int_equal(query_int(f, "SELECT value FROM meta WHERE key = 'schema'"), 2);
+    assert_int_equal(query_int(f, "SELECT value FROM meta WHERE key = 'schema'"), 3);
+    assert_int_equal(query_int(f, "SELECT count(*) FROM pragma_table_info('orders') WHERE name = 'imsi'"), 1);
     assert_true(index_exists(f, "orders_available"));
     assert_true(index_exists(f, "orders_default"));
     assert_true(index_exists(f, "orders_matching_id"));
@@ -558,9 +563,9 @@ static void assert_v2_indexes(fixture *f)
     sqlite3_finalize(s);
 }
 
-/* Open migrates a version 1 file in place: rows and versions kept, lookups work, indexes swapped;
- * a second open finds version 2 and leaves it alone. */
-static void migrate_v1_to_v2(void **state)
+/* Open migrates a version 1 file in place (1 -> 2 -> 3): rows and versions kept, lookups work,
+ * indexes swapped, no IMSI; a second open finds the current version and leaves it alone. */
+static void migrate_v1_to_current(void **state)
 {
     fixture *f = *state;
     make_v1_file(f);
@@ -572,6 +577,7 @@ static void migrate_v1_to_v2(void **state)
     assert_int_equal(o.version, 4);
     assert_int_equal(s.order_get(s.ctx, ICCID(32), &o), SGP32_OK);
     assert_string_equal(o.matching_id, "MID-32");
+    assert_string_equal(o.imsi, "");
     assert_available(&s, "A", ICCID(21));
     assert_default(&s, EID_1, ICCID(31));
     assert_int_equal(s.order_find_by_matching_id(s.ctx, "MID-32", &o), SGP32_OK);
@@ -588,7 +594,7 @@ static void migrate_v1_to_v2(void **state)
     close_store(f);
 
     open_raw(f);
-    assert_v2_indexes(f);
+    assert_current_schema(f);
     close_raw(f);
 
     /* idempotent: the second open neither fails nor changes anything */
@@ -597,19 +603,49 @@ static void migrate_v1_to_v2(void **state)
     assert_default(&s, EID_1, ICCID(31));
     close_store(f);
     open_raw(f);
-    assert_v2_indexes(f);
+    assert_current_schema(f);
     assert_int_equal(query_int(f, "SELECT count(*) FROM orders"), 6);
     close_raw(f);
 }
 
-/* A new file is created at version 2 directly. */
-static void new_file_is_v2(void **state)
+/* A version 2 file (partial indexes, no imsi column) gets the column; its orders keep everything
+ * and have no IMSI, and an IMSI can be stored in them from then on. */
+static void migrate_v2_to_v3(void **state)
+{
+    fixture *f = *state;
+    make_v1_file(f);
+    open_raw(f);
+    exec_raw(
+        f, "DROP INDEX orders_type_state; DROP INDEX orders_eid;"
+           "CREATE INDEX orders_available ON orders (profile_type, iccid) WHERE state = 0;"
+           "CREATE INDEX orders_default ON orders (eid, updated) WHERE matching_id = '' AND state IN (4, 5);"
+           "UPDATE meta SET value = 2 WHERE key = 'schema';");
+    close_raw(f);
+
+    sgp32_smdp_store s = open_store(f);
+    sgp32_smdp_order o;
+    assert_int_equal(s.order_get(s.ctx, ICCID(20), &o), SGP32_OK);
+    assert_int_equal(o.version, 4);
+    assert_string_equal(o.imsi, "");
+    snprintf(o.imsi, sizeof(o.imsi), "%s", "001010000000020");
+    assert_int_equal(s.order_update(s.ctx, &o), SGP32_OK);
+    assert_int_equal(s.order_get(s.ctx, ICCID(20), &o), SGP32_OK);
+    assert_string_equal(o.imsi, "001010000000020");
+    assert_int_equal(o.version, 5);
+    close_store(f);
+    open_raw(f);
+    assert_current_schema(f);
+    close_raw(f);
+}
+
+/* A new file is created at the current version directly. */
+static void new_file_is_current(void **state)
 {
     fixture *f = *state;
     open_store(f);
     close_store(f);
     open_raw(f);
-    assert_v2_indexes(f);
+    assert_current_schema(f);
     close_raw(f);
     open_store(f);
     close_store(f);
@@ -771,8 +807,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(session_put_get_replace_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(session_survives_reopen_until_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(count_per_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(migrate_v1_to_v2, setup, teardown),
-        cmocka_unit_test_setup_teardown(new_file_is_v2, setup, teardown),
+        cmocka_unit_test_setup_teardown(migrate_v1_to_current, setup, teardown),
+        cmocka_unit_test_setup_teardown(migrate_v2_to_v3, setup, teardown),
+        cmocka_unit_test_setup_teardown(new_file_is_current, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_version_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(query_plans_new_file, setup, teardown),
         cmocka_unit_test_setup_teardown(query_plans_migrated_file, setup, teardown),

@@ -32,6 +32,7 @@
 #include "euicc_fixture.h"
 #include "sgp32/asn1.h"
 #include "sgp32/certificate.h"
+#include "sgp32/profile_package.h"
 #include "sgp32/smdp_server.h"
 #include "smdp_client.h"
 
@@ -151,7 +152,7 @@ static void write_config(void)
             "template = ts48v2 " SGP32_SPEC_DIR "/profiles/TS48V2-SAIP2-1-BERTLV-UNIQUE.der\n"
             "template = tiny " SGP32_SPEC_DIR "/profiles/TS48V1-A-UNIQUE.der\n"
             "inventory = ts48v1 894944999900000000 200\n"
-            "inventory = ts48v2 894944999910000000 50\n"
+            "inventory = ts48v2 894944999910000000 50 234150999900000\n"
             "inventory = tiny 894944999920000000 1\n"
             "es2_token = " TOKEN "\n"
             "es2_callback_url = http://127.0.0.1:%d/es2plus/handleDownloadProgressInfo\n"
@@ -304,6 +305,23 @@ static int db_state(const char *iccid)
     return state;
 }
 
+/* A text column of an order as stored. */
+static void db_text(const char *iccid, const char *column, char *out, size_t size)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT %s FROM orders WHERE iccid = ?1", column);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, iccid, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static void download_ok(env *e, int curve, const char *type, const char *cc)
 {
     char iccid[21], mid[65];
@@ -338,6 +356,24 @@ static void download_ok(env *e, int curve, const char *type, const char *cc)
         found |= memcmp(out.data + i, bcd, 10) == 0;
     assert_true(found);
     sgp32_buf_free(&out);
+    /* EF.IMSI of the installed profile (the card keeps its elements): the order's IMSI from the
+     * inventory range (ts48v2), or the template's when the range has none (ts48v1). */
+    char name[40], imsi[16];
+    snprintf(name, sizeof(name), "profile-%s", iccid);
+    sgp32_buf elements;
+    sgp32_buf_init(&elements, 1 << 20);
+    assert_int_equal(e->f.config.store.load(e->f.config.store.ctx, name, &elements), SGP32_OK);
+    assert_int_equal(sgp32_upp_ef_imsi(elements.data, elements.len, imsi), SGP32_OK);
+    char ordered[32];
+    db_text(iccid, "imsi", ordered, sizeof(ordered));
+    if (!strcmp(type, "ts48v2")) {
+        assert_int_equal(strncmp(ordered, "2341509999", 10), 0);
+        assert_string_equal(imsi, ordered);
+    } else {
+        assert_string_equal(ordered, "");
+        assert_string_equal(imsi, "001010123456063");
+    }
+    sgp32_buf_free(&elements);
     /* The matchingId is used now. */
     lpa_session_free(&s);
     lpa_session_init(&s);
