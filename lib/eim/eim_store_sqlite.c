@@ -480,6 +480,124 @@ static sqlite3_int64 limit_value(size_t limit)
     return limit > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)limit;
 }
 
+/* The key of one row, bound as ?1 (and ?2): the blob when blob is set, else the text (and text2)
+ * when text is set, else the integer id. One type, so that each of lookup, delete and existence
+ * check is one helper whatever the table's key. */
+typedef struct {
+    const char *text;
+    const char *text2;
+    const void *blob;
+    size_t blob_len;
+    int64_t id;
+} row_key;
+
+static void bind_key(sqlite3_stmt *s, const row_key *k)
+{
+    if (k->blob) {
+        sqlite3_bind_blob(s, 1, k->blob, (int)k->blob_len, SQLITE_STATIC);
+    } else if (k->text) {
+        bind_text(s, 1, k->text);
+        if (k->text2)
+            bind_text(s, 2, k->text2);
+    } else {
+        sqlite3_bind_int64(s, 1, k->id);
+    }
+}
+
+/* One row by key into out with read(); NOT_FOUND when there is none. Every single-row lookup is
+ * this (lock, bind the key, one step, release), so it is written once. */
+static int get_by_key(sgp32_eim_sqlite *d, int which, const char *what, row_key key,
+                      int (*read)(sqlite3_stmt *, void *), void *out)
+{
+    sqlite3_stmt *s = acquire(d, which);
+    int rc = SGP32_ERR_STORE;
+    if (s) {
+        bind_key(s, &key);
+        int r = step_first(d, s);
+        if (r == SQLITE_ROW)
+            rc = read(s, out);
+        else
+            rc = r == SQLITE_DONE ? SGP32_ERR_NOT_FOUND : db_error(d, what);
+    }
+    return release(d, which, s, rc);
+}
+
+/* What a write did, for its caller; read before the lock goes, since the next statement of another
+ * thread would overwrite the connection's counts. */
+typedef struct {
+    int64_t changes; /* rows written */
+    int64_t rowid;   /* of the last INSERT */
+} write_effect;
+
+/* Run a bound write (run_write), note its effect when asked, release it; s NULL (acquire failed and
+ * logged) is STORE. The one ending of every write but the compare-and-set and RETURNING ones. */
+static int finish_write(sgp32_eim_sqlite *d, int which, sqlite3_stmt *s, const char *what,
+                        write_effect *effect)
+{
+    int rc = s ? run_write(d, s, what) : SGP32_ERR_STORE;
+    if (!rc && effect) {
+        effect->changes = sqlite3_changes(d->db);
+        effect->rowid = sqlite3_last_insert_rowid(d->db);
+    }
+    return release(d, which, s, rc);
+}
+
+/* finish_write for a statement aimed at one row: NOT_FOUND when it changed none. */
+static int finish_write_found(sgp32_eim_sqlite *d, int which, sqlite3_stmt *s, const char *what)
+{
+    write_effect effect = {0, 0};
+    int rc = finish_write(d, which, s, what, &effect);
+    return !rc && effect.changes == 0 ? SGP32_ERR_NOT_FOUND : rc;
+}
+
+/* A DELETE by key: NOT_FOUND when no row went. */
+static int delete_by_key(sgp32_eim_sqlite *d, int which, const char *what, row_key key)
+{
+    sqlite3_stmt *s = acquire(d, which);
+    if (s)
+        bind_key(s, &key);
+    return finish_write_found(d, which, s, what);
+}
+
+/* The reader of a compare-and-set miss's existence check: the row is there, so it was changed. */
+static int read_changed(sqlite3_stmt *s, void *out)
+{
+    (void)s;
+    (void)out;
+    return SGP32_ERR_STATE;
+}
+
+/* A bound compare-and-set UPDATE (WHERE key AND version = the caller's), run under the lock the
+ * caller holds, so that the check after a miss sees the same store: NOT_FOUND when the row is gone
+ * (the exists statement finds nothing), STATE when it was changed since it was read. On a hit the
+ * caller's version follows the row's. */
+static int compare_and_set(sgp32_eim_sqlite *d, sqlite3_stmt *s, const char *what, int exists, row_key key,
+                           int64_t *version)
+{
+    int rc = run_write(d, s, what);
+    if (!rc && sqlite3_changes(d->db) != 1)
+        rc = get_by_key(d, exists, "exists", key, read_changed, NULL);
+    if (!rc)
+        (*version)++;
+    return rc;
+}
+
+/* A page of a list (ORDER BY its key LIMIT ?2): the statement, locked, with ?2 bound to the page
+ * size; the caller binds ?1, the key the page starts after. NULL as for acquire. */
+static sqlite3_stmt *acquire_page(sgp32_eim_sqlite *d, int which, size_t limit)
+{
+    sqlite3_stmt *s = acquire(d, which);
+    if (s)
+        sqlite3_bind_int64(s, 2, limit_value(page_limit(limit)));
+    return s;
+}
+
+/* How a list walk ended: at SQLITE_DONE, or on a row when the callback stopped it; else STORE. */
+static int walk_end(sgp32_eim_sqlite *d, int r, const char *what)
+{
+    return r == SQLITE_ROW || r == SQLITE_DONE ? SGP32_OK : db_error(d, what);
+}
+
 /* ------------------------------------------------------------------ eUICCs */
 
 static void bind_euicc(sqlite3_stmt *s, const sgp32_eim_euicc *e)
@@ -534,23 +652,9 @@ static int euicc_insert(void *ctx, const sgp32_eim_euicc *e)
     if (!e)
         return SGP32_ERR_INVALID_ARGUMENT;
     sqlite3_stmt *s = acquire(d, ST_EUICC_INSERT);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    bind_euicc(s, e);
-    rc = run_write(d, s, "euicc insert");
-out:
-    return release(d, ST_EUICC_INSERT, s, rc);
-}
-
-/* One row by key into out with read(); NOT_FOUND when there is none. */
-static int query_one(sgp32_eim_sqlite *d, sqlite3_stmt *s, const char *what,
-                     int (*read)(sqlite3_stmt *, void *), void *out)
-{
-    int r = step_first(d, s);
-    if (r == SQLITE_ROW)
-        return read(s, out);
-    return r == SQLITE_DONE ? SGP32_ERR_NOT_FOUND : db_error(d, what);
+    if (s)
+        bind_euicc(s, e);
+    return finish_write(d, ST_EUICC_INSERT, s, "euicc insert", NULL);
 }
 
 static int read_euicc_any(sqlite3_stmt *s, void *out)
@@ -560,34 +664,9 @@ static int read_euicc_any(sqlite3_stmt *s, void *out)
 
 static int euicc_get(void *ctx, const char *eid, sgp32_eim_euicc *out)
 {
-    sgp32_eim_sqlite *d = ctx;
     if (!eid || !out)
         return SGP32_ERR_INVALID_ARGUMENT;
-    sqlite3_stmt *s = acquire(d, ST_EUICC_GET);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    bind_text(s, 1, eid);
-    rc = query_one(d, s, "euicc get", read_euicc_any, out);
-out:
-    return release(d, ST_EUICC_GET, s, rc);
-}
-
-/* After an update changed nothing: was the row gone (NOT_FOUND) or changed (STATE)? */
-static int missing_or_changed(sgp32_eim_sqlite *d, int which, const char *eid, int64_t id)
-{
-    sqlite3_stmt *s = acquire(d, which);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    if (eid)
-        bind_text(s, 1, eid);
-    else
-        sqlite3_bind_int64(s, 1, id);
-    int r = step_first(d, s);
-    rc = r == SQLITE_ROW ? SGP32_ERR_STATE : r == SQLITE_DONE ? SGP32_ERR_NOT_FOUND : db_error(d, "exists");
-out:
-    return release(d, which, s, rc);
+    return get_by_key(ctx, ST_EUICC_GET, "euicc get", (row_key){.text = eid}, read_euicc_any, out);
 }
 
 static int euicc_update(void *ctx, sgp32_eim_euicc *e)
@@ -597,16 +676,11 @@ static int euicc_update(void *ctx, sgp32_eim_euicc *e)
         return SGP32_ERR_INVALID_ARGUMENT;
     sqlite3_stmt *s = acquire(d, ST_EUICC_UPDATE);
     int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    bind_euicc(s, e);
-    sqlite3_bind_int64(s, 15, e->version);
-    rc = run_write(d, s, "euicc update");
-    if (!rc && sqlite3_changes(d->db) != 1)
-        rc = missing_or_changed(d, ST_EUICC_EXISTS, e->eid, 0);
-    if (!rc)
-        e->version++;
-out:
+    if (s) {
+        bind_euicc(s, e);
+        sqlite3_bind_int64(s, 15, e->version);
+        rc = compare_and_set(d, s, "euicc update", ST_EUICC_EXISTS, (row_key){.text = e->eid}, &e->version);
+    }
     return release(d, ST_EUICC_UPDATE, s, rc);
 }
 
@@ -616,21 +690,17 @@ static int euicc_touch(void *ctx, const char *eid, int64_t now, const uint8_t *r
     if (!eid)
         return SGP32_ERR_INVALID_ARGUMENT;
     sqlite3_stmt *s = acquire(d, ST_EUICC_TOUCH);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    bind_text(s, 1, eid);
-    sqlite3_bind_int64(s, 2, now);
-    if (rplmn)
-        sqlite3_bind_blob(s, 3, rplmn, 3, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, 3);
-    sqlite3_bind_int64(s, 4, cause);
-    rc = run_write(d, s, "euicc touch");
-    if (!rc && sqlite3_changes(d->db) != 1)
-        rc = SGP32_ERR_NOT_FOUND;
-out:
-    return release(d, ST_EUICC_TOUCH, s, rc);
+    if (s) {
+        bind_text(s, 1, eid);
+        sqlite3_bind_int64(s, 2, now);
+        if (rplmn)
+            sqlite3_bind_blob(s, 3, rplmn, 3, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, 3);
+        sqlite3_bind_int64(s, 4, cause);
+    }
+    /* eid is the primary key, so "no row changed" is "not one row changed" */
+    return finish_write_found(d, ST_EUICC_TOUCH, s, "euicc touch");
 }
 
 static int euicc_counter_next(void *ctx, const char *eid, int64_t *value)
@@ -664,12 +734,11 @@ static int euicc_list(void *ctx, const char *after_eid, size_t limit,
         return SGP32_ERR_INVALID_ARGUMENT;
     sgp32_eim_euicc e;
     sgp32_eim_euicc_init(&e);
-    sqlite3_stmt *s = acquire(d, ST_EUICC_LIST);
+    sqlite3_stmt *s = acquire_page(d, ST_EUICC_LIST, limit);
     int rc = SGP32_ERR_STORE;
     if (!s)
         goto out;
     bind_text(s, 1, after_eid);
-    sqlite3_bind_int64(s, 2, limit_value(page_limit(limit)));
     int r = step_first(d, s);
     rc = SGP32_OK;
     for (; r == SQLITE_ROW && !rc; r = sqlite3_step(s)) {
@@ -677,8 +746,8 @@ static int euicc_list(void *ctx, const char *after_eid, size_t limit,
         if (!rc && fn(arg, &e))
             break;
     }
-    if (!rc && r != SQLITE_ROW && r != SQLITE_DONE)
-        rc = db_error(d, "euicc list");
+    if (!rc)
+        rc = walk_end(d, r, "euicc list");
 out:
     rc = release(d, ST_EUICC_LIST, s, rc);
     sgp32_eim_euicc_free(&e);
@@ -691,22 +760,19 @@ static int euicc_push_candidates(void *ctx, const char *after_eid, size_t limit,
     sgp32_eim_sqlite *d = ctx;
     if (!fn)
         return SGP32_ERR_INVALID_ARGUMENT;
-    sqlite3_stmt *s = acquire(d, ST_EUICC_PUSH);
+    sqlite3_stmt *s = acquire_page(d, ST_EUICC_PUSH, limit);
     int rc = SGP32_ERR_STORE;
     if (!s)
         goto out;
     bind_text(s, 1, after_eid);
-    sqlite3_bind_int64(s, 2, limit_value(page_limit(limit)));
     int r = step_first(d, s);
-    rc = SGP32_OK;
     for (; r == SQLITE_ROW; r = sqlite3_step(s)) {
         char eid[SGP32_EIM_EID_DIGITS + 1];
         text_column(s, 0, eid, sizeof(eid));
         if (fn(arg, eid))
             break;
     }
-    if (r != SQLITE_ROW && r != SQLITE_DONE)
-        rc = db_error(d, "euicc push candidates");
+    rc = walk_end(d, r, "euicc push candidates");
 out:
     return release(d, ST_EUICC_PUSH, s, rc);
 }
@@ -719,51 +785,31 @@ static int profile_put(void *ctx, const char *eid, const sgp32_eim_profile *p)
     if (!eid || !p)
         return SGP32_ERR_INVALID_ARGUMENT;
     sqlite3_stmt *s = acquire(d, ST_PROFILE_PUT);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    bind_text(s, 1, eid);
-    bind_text(s, 2, p->iccid);
-    sqlite3_bind_int(s, 3, (int)p->state);
-    sqlite3_bind_int64(s, 4, p->profile_class);
-    bind_text(s, 5, p->name);
-    bind_text(s, 6, p->service_provider);
-    sqlite3_bind_int(s, 7, p->fallback);
-    sqlite3_bind_int64(s, 8, p->updated);
-    rc = run_write(d, s, "profile put");
-out:
-    return release(d, ST_PROFILE_PUT, s, rc);
-}
-
-/* A DELETE by key: NOT_FOUND when no row went. */
-static int delete_by(sgp32_eim_sqlite *d, int which, const char *what, const char *k1, const char *k2)
-{
-    sqlite3_stmt *s = acquire(d, which);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    bind_text(s, 1, k1);
-    if (k2)
-        bind_text(s, 2, k2);
-    rc = run_write(d, s, what);
-    if (!rc && sqlite3_changes(d->db) == 0)
-        rc = SGP32_ERR_NOT_FOUND;
-out:
-    return release(d, which, s, rc);
+    if (s) {
+        bind_text(s, 1, eid);
+        bind_text(s, 2, p->iccid);
+        sqlite3_bind_int(s, 3, (int)p->state);
+        sqlite3_bind_int64(s, 4, p->profile_class);
+        bind_text(s, 5, p->name);
+        bind_text(s, 6, p->service_provider);
+        sqlite3_bind_int(s, 7, p->fallback);
+        sqlite3_bind_int64(s, 8, p->updated);
+    }
+    return finish_write(d, ST_PROFILE_PUT, s, "profile put", NULL);
 }
 
 static int profile_delete(void *ctx, const char *eid, const char *iccid)
 {
     if (!eid || !iccid)
         return SGP32_ERR_INVALID_ARGUMENT;
-    return delete_by(ctx, ST_PROFILE_DELETE, "profile delete", eid, iccid);
+    return delete_by_key(ctx, ST_PROFILE_DELETE, "profile delete", (row_key){.text = eid, .text2 = iccid});
 }
 
 static int profile_delete_all(void *ctx, const char *eid)
 {
     if (!eid)
         return SGP32_ERR_INVALID_ARGUMENT;
-    int rc = delete_by(ctx, ST_PROFILE_DELETE_ALL, "profile delete all", eid, NULL);
+    int rc = delete_by_key(ctx, ST_PROFILE_DELETE_ALL, "profile delete all", (row_key){.text = eid});
     return rc == SGP32_ERR_NOT_FOUND ? SGP32_OK : rc; /* none is fine: the list is empty either way */
 }
 
@@ -792,7 +838,7 @@ static int profile_list(void *ctx, const char *eid, int (*fn)(void *arg, const s
         if (fn(arg, &p))
             break;
     }
-    rc = r == SQLITE_ROW || r == SQLITE_DONE ? SGP32_OK : db_error(d, "profile list");
+    rc = walk_end(d, r, "profile list");
 out:
     return release(d, ST_PROFILE_LIST, s, rc);
 }
@@ -853,47 +899,30 @@ static int op_insert(void *ctx, sgp32_eim_operation *op)
     if (!op)
         return SGP32_ERR_INVALID_ARGUMENT;
     sqlite3_stmt *s = acquire(d, ST_OP_INSERT);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    bind_operation(s, op);
-    rc = run_write(d, s, "operation insert"); /* STATE: the idempotency key is taken */
+    if (s)
+        bind_operation(s, op);
+    write_effect effect = {0, 0};
+    /* STATE: the idempotency key is taken */
+    int rc = finish_write(d, ST_OP_INSERT, s, "operation insert", &effect);
     if (!rc) {
-        op->id = sqlite3_last_insert_rowid(d->db);
+        op->id = effect.rowid;
         op->version = 1;
     }
-out:
-    return release(d, ST_OP_INSERT, s, rc);
+    return rc;
 }
 
 static int op_get(void *ctx, int64_t id, sgp32_eim_operation *out)
 {
-    sgp32_eim_sqlite *d = ctx;
     if (!out)
         return SGP32_ERR_INVALID_ARGUMENT;
-    sqlite3_stmt *s = acquire(d, ST_OP_GET);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    sqlite3_bind_int64(s, 1, id);
-    rc = query_one(d, s, "operation get", read_operation, out);
-out:
-    return release(d, ST_OP_GET, s, rc);
+    return get_by_key(ctx, ST_OP_GET, "operation get", (row_key){.id = id}, read_operation, out);
 }
 
 static int op_next(void *ctx, const char *eid, sgp32_eim_operation *out)
 {
-    sgp32_eim_sqlite *d = ctx;
     if (!eid || !out)
         return SGP32_ERR_INVALID_ARGUMENT;
-    sqlite3_stmt *s = acquire(d, ST_OP_NEXT);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    bind_text(s, 1, eid);
-    rc = query_one(d, s, "operation next", read_operation, out);
-out:
-    return release(d, ST_OP_NEXT, s, rc);
+    return get_by_key(ctx, ST_OP_NEXT, "operation next", (row_key){.text = eid}, read_operation, out);
 }
 
 static int op_update(void *ctx, sgp32_eim_operation *op)
@@ -903,17 +932,12 @@ static int op_update(void *ctx, sgp32_eim_operation *op)
         return SGP32_ERR_INVALID_ARGUMENT;
     sqlite3_stmt *s = acquire(d, ST_OP_UPDATE);
     int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    bind_operation(s, op);
-    sqlite3_bind_int64(s, 17, op->id);
-    sqlite3_bind_int64(s, 18, op->version);
-    rc = run_write(d, s, "operation update");
-    if (!rc && sqlite3_changes(d->db) != 1)
-        rc = missing_or_changed(d, ST_OP_EXISTS, NULL, op->id);
-    if (!rc)
-        op->version++;
-out:
+    if (s) {
+        bind_operation(s, op);
+        sqlite3_bind_int64(s, 17, op->id);
+        sqlite3_bind_int64(s, 18, op->version);
+        rc = compare_and_set(d, s, "operation update", ST_OP_EXISTS, (row_key){.id = op->id}, &op->version);
+    }
     return release(d, ST_OP_UPDATE, s, rc);
 }
 
@@ -931,12 +955,11 @@ static int op_list(void *ctx, const sgp32_eim_op_filter *filter,
                        : (by_state ? ST_OP_LIST_STATE : ST_OP_LIST_ALL);
     sgp32_eim_operation op;
     sgp32_eim_operation_init(&op);
-    sqlite3_stmt *s = acquire(d, which);
+    sqlite3_stmt *s = acquire_page(d, which, f->limit);
     int rc = SGP32_ERR_STORE;
     if (!s)
         goto out;
     sqlite3_bind_int64(s, 1, f->after_id);
-    sqlite3_bind_int64(s, 2, limit_value(page_limit(f->limit)));
     if (f->eid)
         bind_text(s, 3, f->eid);
     if (by_state)
@@ -948,8 +971,8 @@ static int op_list(void *ctx, const sgp32_eim_op_filter *filter,
         if (!rc && fn(arg, &op))
             break;
     }
-    if (!rc && r != SQLITE_ROW && r != SQLITE_DONE)
-        rc = db_error(d, "operation list");
+    if (!rc)
+        rc = walk_end(d, r, "operation list");
 out:
     rc = release(d, which, s, rc);
     sgp32_eim_operation_free(&op);
@@ -958,35 +981,25 @@ out:
 
 static int op_find_idempotent(void *ctx, const char *created_by, const char *key, sgp32_eim_operation *out)
 {
-    sgp32_eim_sqlite *d = ctx;
     if (!created_by || !key || !out)
         return SGP32_ERR_INVALID_ARGUMENT;
     if (!key[0])
         return SGP32_ERR_NOT_FOUND; /* "" is "no key": never matches */
-    sqlite3_stmt *s = acquire(d, ST_OP_IDEMPOTENT);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    bind_text(s, 1, created_by);
-    bind_text(s, 2, key);
-    rc = query_one(d, s, "operation idempotency", read_operation, out);
-out:
-    return release(d, ST_OP_IDEMPOTENT, s, rc);
+    return get_by_key(ctx, ST_OP_IDEMPOTENT, "operation idempotency",
+                      (row_key){.text = created_by, .text2 = key}, read_operation, out);
 }
 
 static int op_expire(void *ctx, int64_t now, size_t *count)
 {
     sgp32_eim_sqlite *d = ctx;
     sqlite3_stmt *s = acquire(d, ST_OP_EXPIRE);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    sqlite3_bind_int64(s, 1, now);
-    rc = run_write(d, s, "operation expire");
+    if (s)
+        sqlite3_bind_int64(s, 1, now);
+    write_effect effect = {0, 0};
+    int rc = finish_write(d, ST_OP_EXPIRE, s, "operation expire", &effect);
     if (!rc && count)
-        *count = (size_t)sqlite3_changes(d->db);
-out:
-    return release(d, ST_OP_EXPIRE, s, rc);
+        *count = (size_t)effect.changes;
+    return rc;
 }
 
 static int op_count(void *ctx, int64_t counts[SGP32_EIM_OP_STATE_COUNT])
@@ -1016,18 +1029,17 @@ static int result_seen(void *ctx, const char *eid, int64_t seq_number, bool *see
     if (!eid || !seen)
         return SGP32_ERR_INVALID_ARGUMENT;
     sqlite3_stmt *s = acquire(d, ST_RESULT_SEEN);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    bind_text(s, 1, eid);
-    sqlite3_bind_int64(s, 2, seq_number);
+    if (s) {
+        bind_text(s, 1, eid);
+        sqlite3_bind_int64(s, 2, seq_number);
+    }
     /* one INSERT OR IGNORE: test and record in the same statement, so two racing copies of one
      * result cannot both see "new" */
-    rc = run_write(d, s, "result seen");
+    write_effect effect = {0, 0};
+    int rc = finish_write(d, ST_RESULT_SEEN, s, "result seen", &effect);
     if (!rc)
-        *seen = sqlite3_changes(d->db) == 0;
-out:
-    return release(d, ST_RESULT_SEEN, s, rc);
+        *seen = effect.changes == 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ relay sessions */
@@ -1038,17 +1050,14 @@ static int relay_put(void *ctx, const sgp32_eim_relay *r)
     if (!r || !r->transaction_id_len || r->transaction_id_len > SGP32_EIM_RELAY_TXID_MAX)
         return SGP32_ERR_INVALID_ARGUMENT;
     sqlite3_stmt *s = acquire(d, ST_RELAY_PUT);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    sqlite3_bind_blob(s, 1, r->transaction_id, (int)r->transaction_id_len, SQLITE_STATIC);
-    bind_text(s, 2, r->eid);
-    bind_text(s, 3, r->smdp_address);
-    sqlite3_bind_int64(s, 4, r->operation_id);
-    sqlite3_bind_int64(s, 5, r->expires);
-    rc = run_write(d, s, "relay put");
-out:
-    return release(d, ST_RELAY_PUT, s, rc);
+    if (s) {
+        sqlite3_bind_blob(s, 1, r->transaction_id, (int)r->transaction_id_len, SQLITE_STATIC);
+        bind_text(s, 2, r->eid);
+        bind_text(s, 3, r->smdp_address);
+        sqlite3_bind_int64(s, 4, r->operation_id);
+        sqlite3_bind_int64(s, 5, r->expires);
+    }
+    return finish_write(d, ST_RELAY_PUT, s, "relay put", NULL);
 }
 
 static int read_relay(sqlite3_stmt *s, void *out)
@@ -1069,34 +1078,17 @@ static int read_relay(sqlite3_stmt *s, void *out)
 
 static int relay_get(void *ctx, const uint8_t *txid, size_t len, sgp32_eim_relay *out)
 {
-    sgp32_eim_sqlite *d = ctx;
     if (!txid || !len || len > SGP32_EIM_RELAY_TXID_MAX || !out)
         return SGP32_ERR_INVALID_ARGUMENT;
-    sqlite3_stmt *s = acquire(d, ST_RELAY_GET);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    sqlite3_bind_blob(s, 1, txid, (int)len, SQLITE_STATIC);
-    rc = query_one(d, s, "relay get", read_relay, out);
-out:
-    return release(d, ST_RELAY_GET, s, rc);
+    return get_by_key(ctx, ST_RELAY_GET, "relay get", (row_key){.blob = txid, .blob_len = len}, read_relay,
+                      out);
 }
 
 static int relay_delete(void *ctx, const uint8_t *txid, size_t len)
 {
-    sgp32_eim_sqlite *d = ctx;
     if (!txid || !len || len > SGP32_EIM_RELAY_TXID_MAX)
         return SGP32_ERR_INVALID_ARGUMENT;
-    sqlite3_stmt *s = acquire(d, ST_RELAY_DELETE);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    sqlite3_bind_blob(s, 1, txid, (int)len, SQLITE_STATIC);
-    rc = run_write(d, s, "relay delete");
-    if (!rc && sqlite3_changes(d->db) == 0)
-        rc = SGP32_ERR_NOT_FOUND;
-out:
-    return release(d, ST_RELAY_DELETE, s, rc);
+    return delete_by_key(ctx, ST_RELAY_DELETE, "relay delete", (row_key){.blob = txid, .blob_len = len});
 }
 
 /* ------------------------------------------------------------------ outbox */
@@ -1107,19 +1099,18 @@ static int outbox_put(void *ctx, sgp32_eim_outbox_item *item)
     if (!item)
         return SGP32_ERR_INVALID_ARGUMENT;
     sqlite3_stmt *s = acquire(d, ST_OUTBOX_PUT);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    bind_text(s, 1, item->eid);
-    bind_text(s, 2, item->address);
-    bind_buf_blob(s, 3, &item->notification);
-    sqlite3_bind_int(s, 4, item->attempts);
-    sqlite3_bind_int64(s, 5, item->next_attempt);
-    rc = run_write(d, s, "outbox put");
+    if (s) {
+        bind_text(s, 1, item->eid);
+        bind_text(s, 2, item->address);
+        bind_buf_blob(s, 3, &item->notification);
+        sqlite3_bind_int(s, 4, item->attempts);
+        sqlite3_bind_int64(s, 5, item->next_attempt);
+    }
+    write_effect effect = {0, 0};
+    int rc = finish_write(d, ST_OUTBOX_PUT, s, "outbox put", &effect);
     if (!rc)
-        item->id = sqlite3_last_insert_rowid(d->db);
-out:
-    return release(d, ST_OUTBOX_PUT, s, rc);
+        item->id = effect.rowid;
+    return rc;
 }
 
 static int read_outbox(sqlite3_stmt *s, void *out)
@@ -1136,17 +1127,10 @@ static int read_outbox(sqlite3_stmt *s, void *out)
 
 static int outbox_next(void *ctx, int64_t now, sgp32_eim_outbox_item *out)
 {
-    sgp32_eim_sqlite *d = ctx;
     if (!out)
         return SGP32_ERR_INVALID_ARGUMENT;
-    sqlite3_stmt *s = acquire(d, ST_OUTBOX_NEXT);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    sqlite3_bind_int64(s, 1, now);
-    rc = query_one(d, s, "outbox next", read_outbox, out);
-out:
-    return release(d, ST_OUTBOX_NEXT, s, rc);
+    /* not a key, but bound the same way: ?1 is the time the items must be due by */
+    return get_by_key(ctx, ST_OUTBOX_NEXT, "outbox next", (row_key){.id = now}, read_outbox, out);
 }
 
 static int outbox_update(void *ctx, const sgp32_eim_outbox_item *item)
@@ -1155,32 +1139,17 @@ static int outbox_update(void *ctx, const sgp32_eim_outbox_item *item)
     if (!item)
         return SGP32_ERR_INVALID_ARGUMENT;
     sqlite3_stmt *s = acquire(d, ST_OUTBOX_UPDATE);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    sqlite3_bind_int64(s, 1, item->id);
-    sqlite3_bind_int(s, 2, item->attempts);
-    sqlite3_bind_int64(s, 3, item->next_attempt);
-    rc = run_write(d, s, "outbox update");
-    if (!rc && sqlite3_changes(d->db) == 0)
-        rc = SGP32_ERR_NOT_FOUND;
-out:
-    return release(d, ST_OUTBOX_UPDATE, s, rc);
+    if (s) {
+        sqlite3_bind_int64(s, 1, item->id);
+        sqlite3_bind_int(s, 2, item->attempts);
+        sqlite3_bind_int64(s, 3, item->next_attempt);
+    }
+    return finish_write_found(d, ST_OUTBOX_UPDATE, s, "outbox update");
 }
 
 static int outbox_delete(void *ctx, int64_t id)
 {
-    sgp32_eim_sqlite *d = ctx;
-    sqlite3_stmt *s = acquire(d, ST_OUTBOX_DELETE);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    sqlite3_bind_int64(s, 1, id);
-    rc = run_write(d, s, "outbox delete");
-    if (!rc && sqlite3_changes(d->db) == 0)
-        rc = SGP32_ERR_NOT_FOUND;
-out:
-    return release(d, ST_OUTBOX_DELETE, s, rc);
+    return delete_by_key(ctx, ST_OUTBOX_DELETE, "outbox delete", (row_key){.id = id});
 }
 
 /* ------------------------------------------------------------------ audit log */
@@ -1191,20 +1160,19 @@ static int event_append(void *ctx, sgp32_eim_event *ev)
     if (!ev)
         return SGP32_ERR_INVALID_ARGUMENT;
     sqlite3_stmt *s = acquire(d, ST_EVENT_APPEND);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    sqlite3_bind_int64(s, 1, ev->time);
-    bind_text(s, 2, ev->actor);
-    bind_text(s, 3, ev->action);
-    bind_text(s, 4, ev->eid);
-    sqlite3_bind_int64(s, 5, ev->operation_id);
-    bind_text(s, 6, ev->detail);
-    rc = run_write(d, s, "event append");
+    if (s) {
+        sqlite3_bind_int64(s, 1, ev->time);
+        bind_text(s, 2, ev->actor);
+        bind_text(s, 3, ev->action);
+        bind_text(s, 4, ev->eid);
+        sqlite3_bind_int64(s, 5, ev->operation_id);
+        bind_text(s, 6, ev->detail);
+    }
+    write_effect effect = {0, 0};
+    int rc = finish_write(d, ST_EVENT_APPEND, s, "event append", &effect);
     if (!rc)
-        ev->id = sqlite3_last_insert_rowid(d->db);
-out:
-    return release(d, ST_EVENT_APPEND, s, rc);
+        ev->id = effect.rowid;
+    return rc;
 }
 
 static int event_list(void *ctx, const char *eid, int64_t after_id, size_t limit,
@@ -1214,12 +1182,11 @@ static int event_list(void *ctx, const char *eid, int64_t after_id, size_t limit
     if (!fn)
         return SGP32_ERR_INVALID_ARGUMENT;
     int which = eid ? ST_EVENT_LIST_EID : ST_EVENT_LIST_ALL;
-    sqlite3_stmt *s = acquire(d, which);
+    sqlite3_stmt *s = acquire_page(d, which, limit);
     int rc = SGP32_ERR_STORE;
     if (!s)
         goto out;
     sqlite3_bind_int64(s, 1, after_id);
-    sqlite3_bind_int64(s, 2, limit_value(page_limit(limit)));
     if (eid)
         bind_text(s, 3, eid);
     int r = step_first(d, s);
@@ -1236,7 +1203,7 @@ static int event_list(void *ctx, const char *eid, int64_t after_id, size_t limit
         if (fn(arg, &ev))
             break;
     }
-    rc = r == SQLITE_ROW || r == SQLITE_DONE ? SGP32_OK : db_error(d, "event list");
+    rc = walk_end(d, r, "event list");
 out:
     return release(d, which, s, rc);
 }
@@ -1249,16 +1216,14 @@ static int token_insert(void *ctx, const sgp32_eim_token *t)
     if (!t)
         return SGP32_ERR_INVALID_ARGUMENT;
     sqlite3_stmt *s = acquire(d, ST_TOKEN_INSERT);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    bind_text(s, 1, t->name);
-    sqlite3_bind_int(s, 2, (int)t->role);
-    sqlite3_bind_blob(s, 3, t->secret_sha256, SGP32_SHA256_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, t->created);
-    rc = run_write(d, s, "token insert"); /* STATE: the name or the secret is taken */
-out:
-    return release(d, ST_TOKEN_INSERT, s, rc);
+    if (s) {
+        bind_text(s, 1, t->name);
+        sqlite3_bind_int(s, 2, (int)t->role);
+        sqlite3_bind_blob(s, 3, t->secret_sha256, SGP32_SHA256_LEN, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4, t->created);
+    }
+    /* STATE: the name or the secret is taken */
+    return finish_write(d, ST_TOKEN_INSERT, s, "token insert", NULL);
 }
 
 static int read_token(sqlite3_stmt *s, void *out)
@@ -1275,24 +1240,17 @@ static int read_token(sqlite3_stmt *s, void *out)
 
 static int token_find(void *ctx, const uint8_t secret_sha256[SGP32_SHA256_LEN], sgp32_eim_token *out)
 {
-    sgp32_eim_sqlite *d = ctx;
     if (!secret_sha256 || !out)
         return SGP32_ERR_INVALID_ARGUMENT;
-    sqlite3_stmt *s = acquire(d, ST_TOKEN_FIND);
-    int rc = SGP32_ERR_STORE;
-    if (!s)
-        goto out;
-    sqlite3_bind_blob(s, 1, secret_sha256, SGP32_SHA256_LEN, SQLITE_STATIC);
-    rc = query_one(d, s, "token find", read_token, out);
-out:
-    return release(d, ST_TOKEN_FIND, s, rc);
+    return get_by_key(ctx, ST_TOKEN_FIND, "token find",
+                      (row_key){.blob = secret_sha256, .blob_len = SGP32_SHA256_LEN}, read_token, out);
 }
 
 static int token_delete(void *ctx, const char *name)
 {
     if (!name)
         return SGP32_ERR_INVALID_ARGUMENT;
-    return delete_by(ctx, ST_TOKEN_DELETE, "token delete", name, NULL);
+    return delete_by_key(ctx, ST_TOKEN_DELETE, "token delete", (row_key){.text = name});
 }
 
 static int token_list(void *ctx, int (*fn)(void *arg, const sgp32_eim_token *t), void *arg)
@@ -1311,7 +1269,7 @@ static int token_list(void *ctx, int (*fn)(void *arg, const sgp32_eim_token *t),
         if (fn(arg, &t))
             break;
     }
-    rc = r == SQLITE_ROW || r == SQLITE_DONE ? SGP32_OK : db_error(d, "token list");
+    rc = walk_end(d, r, "token list");
 out:
     return release(d, ST_TOKEN_LIST, s, rc);
 }
