@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -32,6 +33,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 
+#include "app_http.h"
 #include "eimd.h"
 #include "sgp32/es9_client.h"
 #include "sgp32/log.h"
@@ -210,12 +212,13 @@ typedef enum route {
 } route;
 
 typedef struct request {
+    sgp32_app_http_request http; /* first: the body and its cap (app_http.h) */
     route route;
-    sgp32_buf body;
-    size_t limit, received;
-    bool too_large;
+    size_t received;
     struct timespec start;
 } request;
+_Static_assert(offsetof(request, http) == 0,
+               "sgp32_app_http_completed frees a request through its first member");
 
 /* What one request answers, sent and logged in one place. */
 typedef struct reply {
@@ -360,7 +363,7 @@ static void esipa_asn1(server_ctx *sc, struct MHD_Connection *c, const char *met
     }
     sgp32_eim_esipa_info info;
     memset(&info, 0, sizeof(info));
-    int rc = sgp32_eim_esipa_handle(&sc->srv, rq->body.data, rq->body.len, &r->body, &info);
+    int rc = sgp32_eim_esipa_handle(&sc->srv, rq->http.body.data, rq->http.body.len, &r->body, &info);
     esipa_outcome(r, &info, "asn1", NULL);
     if (rc) {
         snprintf(r->outcome, sizeof(r->outcome), "internal error: %s", sgp32_err_str(rc));
@@ -417,8 +420,8 @@ static void esipa_json(server_ctx *sc, struct MHD_Connection *c, const char *url
     }
     sgp32_eim_esipa_info info;
     memset(&info, 0, sizeof(info));
-    int rc = sgp32_eim_esipa_json_handle(&sc->srv, function, (const char *)rq->body.data, rq->body.len,
-                                         &r->body, &info);
+    int rc = sgp32_eim_esipa_json_handle(&sc->srv, function, (const char *)rq->http.body.data,
+                                         rq->http.body.len, &r->body, &info);
     esipa_outcome(r, &info, "json", function);
     if (rc) {
         char outcome[sizeof(r->outcome)];
@@ -504,8 +507,8 @@ static void rest(server_ctx *sc, struct MHD_Connection *c, const char *url, cons
         .query = qb.buf.len > 1 ? (const char *)qb.buf.data : NULL,
         .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
         .idempotency_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key"),
-        .body = (const char *)rq->body.data,
-        .body_len = rq->body.len,
+        .body = (const char *)rq->http.body.data,
+        .body_len = rq->http.body.len,
     };
     sgp32_eim_rest_response resp;
     sgp32_eim_rest_response_init(&resp);
@@ -656,24 +659,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     server_ctx *sc = cls;
     request *rq = *con_cls;
     if (!rq) {
-        rq = calloc(1, sizeof(*rq));
+        route rt = route_of(url);
+        size_t limit = rt == ROUTE_REST                             ? SGP32_EIM_REST_BODY_MAX
+                       : rt == ROUTE_ASN1 || rt == ROUTE_ESIPA_JSON ? sc->conf->max_body
+                                                                    : 4096;
+        rq = sgp32_app_http_request_new(con_cls, sizeof(*rq), limit);
         if (!rq)
             return MHD_NO;
         clock_gettime(CLOCK_MONOTONIC, &rq->start);
-        rq->route = route_of(url);
-        rq->limit = rq->route == ROUTE_REST                                    ? SGP32_EIM_REST_BODY_MAX
-                    : rq->route == ROUTE_ASN1 || rq->route == ROUTE_ESIPA_JSON ? sc->conf->max_body
-                                                                               : 4096;
-        sgp32_buf_init(&rq->body, rq->limit);
-        *con_cls = rq;
-        const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        unsigned long long announced = length ? strtoull(length, NULL, 10) : 0;
-        rq->too_large = announced > rq->limit;
+        rq->route = rt;
+        unsigned long long announced = sgp32_app_http_content_length(&rq->http, c);
         /* Refuse before reading when the client waits for "100 Continue" or the size is absurd; else
          * the body is read and dropped (an early answer would reach a client still sending as a
          * connection reset). */
         const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-        if (announced > DISCARD_MAX || (rq->too_large && expect && !strcasecmp(expect, "100-continue")))
+        if (announced > DISCARD_MAX || (rq->http.too_large && expect && !strcasecmp(expect, "100-continue")))
             return too_large(c, rq, url, method);
         return MHD_YES;
     }
@@ -681,12 +681,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         rq->received += *upload_size;
         if (rq->received > DISCARD_MAX)
             return MHD_NO; /* a chunked body without end: drop the connection */
-        if (!rq->too_large && sgp32_buf_append(&rq->body, upload_data, *upload_size) != SGP32_OK)
-            rq->too_large = true;
-        *upload_size = 0;
+        sgp32_app_http_append(&rq->http, upload_data, upload_size);
         return MHD_YES;
     }
-    if (rq->too_large)
+    if (rq->http.too_large)
         return too_large(c, rq, url, method);
     reply r;
     reply_init(&r, rq);
@@ -701,20 +699,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         break;
     }
     return answer(c, rq, &r);
-}
-
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                      enum MHD_RequestTerminationCode code)
-{
-    (void)cls;
-    (void)c;
-    (void)code;
-    request *rq = *con_cls;
-    if (rq) {
-        sgp32_buf_free(&rq->body);
-        free(rq);
-        *con_cls = NULL;
-    }
 }
 
 /* ------------------------------------------------------------------ startup */
@@ -1097,13 +1081,13 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                              handle, &sc, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_HTTPS_MEM_CERT,
-                              id.tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY, id.tls_key_pem,
-                              MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
-                              (unsigned)conf.threads, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                              MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-                              NULL, MHD_OPTION_EXTERNAL_LOGGER, sgp32_app_mhd_log, &log_ctx, MHD_OPTION_END);
+    daemon = MHD_start_daemon(
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, &sc,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_HTTPS_MEM_CERT, id.tls_cert_pem,
+        MHD_OPTION_HTTPS_MEM_KEY, id.tls_key_pem, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf.threads, MHD_OPTION_NOTIFY_COMPLETED,
+        sgp32_app_http_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, sgp32_app_mhd_log, &log_ctx, MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr, "eimd: cannot start HTTPS (bad TLS certificate or key?)\n");
         goto out;

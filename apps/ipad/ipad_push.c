@@ -15,6 +15,7 @@
  * late answer dropped.
  */
 #define _GNU_SOURCE
+#include "app_http.h"
 #include "app_support.h"
 #include "ipad_push.h"
 
@@ -64,8 +65,7 @@ struct ipad_push {
 };
 
 typedef struct push_request {
-    sgp32_buf body;
-    bool too_large;
+    sgp32_app_http_request http; /* first (and only): the body and its cap (app_http.h) */
 } push_request;
 
 /* The eIM's client certificate, checked against push_client_ca with the clientAuth purpose. */
@@ -172,7 +172,7 @@ static enum MHD_Result exchange(ipad_push *p, struct MHD_Connection *c, const pu
         return reply(c, 503, NULL, 0, "another push is in progress");
     }
     sgp32_buf_reset(&p->request);
-    if (sgp32_buf_append(&p->request, rq->body.data, rq->body.len) != SGP32_OK) {
+    if (sgp32_buf_append(&p->request, rq->http.body.data, rq->http.body.len) != SGP32_OK) {
         pthread_mutex_unlock(&p->lock);
         sgp32_buf_free(&answer);
         return reply(c, 413, NULL, 0, "request too large");
@@ -223,17 +223,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         /* nothing is read from a peer the handshake did not authenticate */
         if (!peer_verified(c))
             return reply(c, 403, NULL, 0, "client certificate not verified");
-        rq = calloc(1, sizeof(*rq));
-        if (!rq)
-            return MHD_NO;
-        sgp32_buf_init(&rq->body, BODY_MAX);
-        *con_cls = rq;
-        return MHD_YES;
+        rq = sgp32_app_http_request_new(con_cls, sizeof(*rq), BODY_MAX);
+        return rq ? MHD_YES : MHD_NO;
     }
     if (*upload_size) {
-        if (!rq->too_large && sgp32_buf_append(&rq->body, upload_data, *upload_size) != SGP32_OK)
-            rq->too_large = true;
-        *upload_size = 0;
+        sgp32_app_http_append(&rq->http, upload_data, upload_size);
         return MHD_YES;
     }
     if (strcmp(url, PUSH_PATH) != 0)
@@ -245,25 +239,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(c, 400, NULL, 0, "X-Admin-Protocol gsma/rsp/vX.Y.Z required");
     if (!header_is(c, MHD_HTTP_HEADER_CONTENT_TYPE, ASN1_TYPE))
         return reply(c, 415, NULL, 0, "Content-Type must be " ASN1_TYPE);
-    if (rq->too_large)
+    if (rq->http.too_large)
         return reply(c, 413, NULL, 0, "request too large");
-    if (rq->body.len < 2 || rq->body.data[0] != 0xBF || rq->body.data[1] != 0x4E)
+    if (rq->http.body.len < 2 || rq->http.body.data[0] != 0xBF || rq->http.body.data[1] != 0x4E)
         return reply(c, 400, NULL, 0, "not a TransferEimPackageRequest");
     return exchange(p, c, rq);
-}
-
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                      enum MHD_RequestTerminationCode code)
-{
-    (void)cls;
-    (void)c;
-    (void)code;
-    push_request *rq = *con_cls;
-    if (rq) {
-        sgp32_buf_free(&rq->body);
-        free(rq);
-        *con_cls = NULL;
-    }
 }
 
 /* ------------------------------------------------------------------ start, stop */
@@ -343,9 +323,9 @@ int ipad_push_start(const ipad_push_config *config, ipad_push **out, unsigned *p
         NULL, NULL, handle, p, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, config->cert_pem,
         MHD_OPTION_HTTPS_MEM_KEY, config->key_pem, MHD_OPTION_HTTPS_MEM_TRUST, config->client_ca_pem,
         MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER,
-        sgp32_app_mhd_log, (void *)&log_ctx, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, sgp32_app_http_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+        MHD_OPTION_EXTERNAL_LOGGER, sgp32_app_mhd_log, (void *)&log_ctx, MHD_OPTION_END);
     if (!p->daemon) {
         fprintf(stderr, "ipad: cannot start the push listener (bad push_tls_certificate, push_tls_key or "
                         "push_client_ca?)\n");

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app_http.h"
 #include "app_support.h"
 #include "sgp32/log.h"
 #include "sgp32/profile_package.h"
@@ -299,10 +301,11 @@ typedef struct server_ctx {
 } server_ctx;
 
 typedef struct request {
-    sgp32_buf body;
-    bool too_large;
+    sgp32_app_http_request http; /* first: the body and its cap (app_http.h) */
     struct timespec start;
 } request;
+_Static_assert(offsetof(request, http) == 0,
+               "sgp32_app_http_completed frees a request through its first member");
 
 static double elapsed_ms(const struct timespec *start)
 {
@@ -374,7 +377,8 @@ static enum MHD_Result es9_json(server_ctx *sc, struct MHD_Connection *c, const 
     sgp32_smdp_es9_response resp;
     sgp32_smdp_es9_request_init(&req);
     sgp32_smdp_es9_response_init(&resp, f);
-    int rc = sgp32_smdp_es9_json_decode(f, (const char *)rq->body.data, rq->body.len, &req, &resp.status);
+    int rc = sgp32_smdp_es9_json_decode(f, (const char *)rq->http.body.data, rq->http.body.len, &req,
+                                        &resp.status);
     if (!rc && sgp32_smdp_status_ok(&resp.status))
         rc = sgp32_smdp_es9_call(&sc->smdp, &req, &resp);
     if (rc)
@@ -408,7 +412,7 @@ static enum MHD_Result es9_asn1(server_ctx *sc, struct MHD_Connection *c, reques
     sgp32_smdp_es9_request req;
     sgp32_smdp_es9_response resp;
     sgp32_smdp_es9_request_init(&req);
-    int rc = sgp32_smdp_es9_asn1_decode(rq->body.data, rq->body.len, &req, &resp.status);
+    int rc = sgp32_smdp_es9_asn1_decode(rq->http.body.data, rq->http.body.len, &req, &resp.status);
     sgp32_smdp_status decode_status = resp.status;
     sgp32_smdp_es9_response_init(&resp, req.function);
     resp.status = decode_status;
@@ -476,7 +480,8 @@ static enum MHD_Result es2_json(server_ctx *sc, struct MHD_Connection *c, const 
     sgp32_smdp_es2_request req;
     sgp32_smdp_es2_response resp;
     memset(&resp, 0, sizeof(resp));
-    int rc = sgp32_smdp_es2_json_decode(f, (const char *)rq->body.data, rq->body.len, &req, &resp.status);
+    int rc = sgp32_smdp_es2_json_decode(f, (const char *)rq->http.body.data, rq->http.body.len, &req,
+                                        &resp.status);
     if (!rc && sgp32_smdp_status_ok(&resp.status))
         rc = sgp32_smdp_es2_call(&sc->smdp, &req, &resp);
     resp.function = f;
@@ -499,29 +504,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     server_ctx *sc = cls;
     request *rq = *con_cls;
     if (!rq) {
-        rq = calloc(1, sizeof(*rq));
+        rq = sgp32_app_http_request_new(con_cls, sizeof(*rq), sc->conf->max_body);
         if (!rq)
             return MHD_NO;
         clock_gettime(CLOCK_MONOTONIC, &rq->start);
-        sgp32_buf_init(&rq->body, sc->conf->max_body);
-        *con_cls = rq;
-        const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        unsigned long long announced = length ? strtoull(length, NULL, 10) : 0;
         /* Too large: read and drop the body, then answer 413 (an early answer would race with
          * the client still sending and reach it as a connection reset). Absurd sizes are
          * answered at once. */
-        rq->too_large = announced > sc->conf->max_body;
+        unsigned long long announced = sgp32_app_http_content_length(&rq->http, c);
         if (announced > DISCARD_MAX)
             return send_status(c, MHD_HTTP_CONTENT_TOO_LARGE, "1.6", "2.1", "request body too large");
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!rq->too_large && sgp32_buf_append(&rq->body, upload_data, *upload_size) != SGP32_OK)
-            rq->too_large = true;
-        *upload_size = 0;
+        sgp32_app_http_append(&rq->http, upload_data, upload_size);
         return MHD_YES;
     }
-    if (rq->too_large)
+    if (rq->http.too_large)
         return send_status(c, MHD_HTTP_CONTENT_TOO_LARGE, "1.6", "2.1", "request body too large");
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
         return send_status(c, MHD_HTTP_METHOD_NOT_ALLOWED, "1.6", "2.1", "only POST");
@@ -536,20 +535,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!strncmp(url, ES2_PREFIX, strlen(ES2_PREFIX)))
         return es2_json(sc, c, url + strlen(ES2_PREFIX), rq);
     return send_status(c, MHD_HTTP_NOT_FOUND, "1.6", "3.9", "unknown path");
-}
-
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                      enum MHD_RequestTerminationCode code)
-{
-    (void)cls;
-    (void)c;
-    (void)code;
-    request *rq = *con_cls;
-    if (rq) {
-        sgp32_buf_free(&rq->body);
-        free(rq);
-        *con_cls = NULL;
-    }
 }
 
 /* ------------------------------------------------------------------ main */
@@ -763,7 +748,7 @@ int main(int argc, char **argv)
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, &sc,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf.threads,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+        MHD_OPTION_NOTIFY_COMPLETED, sgp32_app_http_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
         MHD_OPTION_EXTERNAL_LOGGER, sgp32_app_mhd_log, &mhd_log_ctx, MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr, "smdpd: cannot start HTTPS on %s:%d (port in use, or bad TLS certificate/key)\n",
