@@ -175,6 +175,10 @@ typedef struct sgp32_smdp_profile_template {
  * template without a 10-byte EF.ICCID (or, for an IMSI, a 9-byte EF.IMSI) is refused. */
 int sgp32_smdp_personalise(const sgp32_smdp_profile_template *t, const char *iccid, const char *imsi,
                            const char *smdp_address, sgp32_buf *upp, sgp32_buf *metadata);
+/* The StoreMetadataRequest BF25 of an order alone (what AuthenticateClient answers with): the
+ * metadata part of sgp32_smdp_personalise, without copying and patching the UPP. */
+int sgp32_smdp_profile_metadata(const sgp32_smdp_profile_template *t, const char *iccid,
+                                const char *smdp_address, sgp32_buf *metadata);
 /* ICCID digits from ES2+ text (19..20 characters, a trailing F allowed); Luhn is not judged. */
 int sgp32_smdp_iccid_from_text(const char *text, char digits[SGP32_SMDP_ICCID_MAX + 1]);
 /* The ICCID in EF.ICCID coding (nibble-swapped BCD, F padded), as metadata and PIRs carry it. */

@@ -139,8 +139,6 @@ int sgp32_smdp_es9_authenticate_client(const sgp32_smdp_server *srv, const sgp32
     sgp32_smdp_session_record rec;
     sgp32_smdp_session_record_init(&rec);
     sgp32_smdp_session *s = sgp32_alloc(sizeof(*s));
-    sgp32_buf upp;
-    sgp32_buf_init(&upp, SGP32_SMDP_BPP_MAX);
     sgp32_smdp_order order;
     memset(&order, 0, sizeof(order));
     char eid[SGP32_SMDP_EID_DIGITS + 1] = "";
@@ -186,8 +184,7 @@ int sgp32_smdp_es9_authenticate_client(const sgp32_smdp_server *srv, const sgp32
 
     rc = sgp32_smdp_authenticate_client_finish(s, order.cc_required ? order.cc_sha256 : NULL, NULL);
     if (!rc)
-        rc = sgp32_smdp_personalise(t, order.iccid, order.imsi, s->server_address, &upp,
-                                    &resp->profile_metadata);
+        rc = sgp32_smdp_profile_metadata(t, order.iccid, s->server_address, &resp->profile_metadata);
     snprintf(rec.iccid, sizeof(rec.iccid), "%s", order.iccid);
     if (!rc)
         rc = server_session_save(srv, &rec, s);
@@ -217,7 +214,6 @@ out:
         sgp32_smdp_session_clear(s);
         sgp32_free(s, sizeof(*s));
     }
-    sgp32_buf_free(&upp);
     sgp32_smdp_session_record_free(&rec);
     return rc;
 }

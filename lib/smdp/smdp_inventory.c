@@ -52,15 +52,22 @@ int sgp32_smdp_personalise(const sgp32_smdp_profile_template *t, const char *icc
 {
     if (!t || !iccid || !smdp_address || !upp || !metadata)
         return SGP32_ERR_INVALID_ARGUMENT;
-    uint8_t bcd[10];
     size_t before = upp->len;
-    int rc = sgp32_smdp_iccid_to_bcd(iccid, bcd);
-    if (!rc)
-        rc = sgp32_upp_set_iccid(t->upp.data, t->upp.len, iccid, upp);
+    int rc = sgp32_upp_set_iccid(t->upp.data, t->upp.len, iccid, upp);
     /* The same ICCID in the file system: EF.ICCID agrees with the header and the metadata. */
     if (!rc && (rc = sgp32_upp_set_files(upp->data + before, t->upp.len, iccid,
                                          imsi && imsi[0] ? imsi : NULL)) != SGP32_OK)
         upp->len = before;
+    return rc ? rc : sgp32_smdp_profile_metadata(t, iccid, smdp_address, metadata);
+}
+
+int sgp32_smdp_profile_metadata(const sgp32_smdp_profile_template *t, const char *iccid,
+                                const char *smdp_address, sgp32_buf *metadata)
+{
+    if (!t || !iccid || !smdp_address || !metadata)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    uint8_t bcd[10];
+    int rc = sgp32_smdp_iccid_to_bcd(iccid, bcd);
     if (rc)
         return rc;
     sgp32_notification_configuration_information notify[1] = {

@@ -130,6 +130,13 @@ static void personalise_both_templates(void **state)
                 in_metadata |=
                     md.data[k] == 0x5A && md.data[k + 1] == 10 && !memcmp(md.data + k + 2, bcd, 10);
             assert_true(in_metadata);
+            /* the metadata alone (AuthenticateClient's) is the same bytes */
+            sgp32_buf alone;
+            sgp32_buf_init(&alone, 1 << 16);
+            assert_int_equal(sgp32_smdp_profile_metadata(&t, iccids[i], SMDP_ADDRESS, &alone), SGP32_OK);
+            assert_int_equal(alone.len, md.len);
+            assert_memory_equal(alone.data, md.data, md.len);
+            sgp32_buf_free(&alone);
             assert_same_except(&upp, &tpl, at, size, 2);
             assert_int_equal(sgp32_upp_ef_imsi(upp.data, upp.len, imsi), SGP32_OK);
             assert_string_equal(imsi, "001010123456063"); /* orders carry no IMSI */
