@@ -3,10 +3,13 @@
  * that fails is retried before the later ones, so the operator sees each order's notification
  * points in the order they happened. Network errors and HTTP 408, 429 and 5xx are retried; any
  * other answer but 200/204 means the operator refuses the event, which is dropped at once.
- * On stop, what is still queued gets one last post each (no back-off) for up to STOP_FLUSH_S.
+ * On stop, what is still queued gets one last post each (no back-off) until STOP_FLUSH_S after
+ * the stop was asked: a post under way, or a flush post, is cut off at that deadline, so that a
+ * silent operator endpoint cannot hold up smdpd's exit (a service manager would kill it).
  */
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,7 +33,8 @@ struct smdpd_callbacks {
     pthread_cond_t cond; /* CLOCK_MONOTONIC */
     pending items[QUEUE_MAX];
     size_t head, count;
-    bool stop;
+    atomic_bool stop;     /* also read by curl's progress callback, outside the lock */
+    double stop_deadline; /* monotonic seconds; written before stop is set */
     pthread_t thread;
 };
 
@@ -43,9 +47,25 @@ static size_t discard(char *p, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
+static double monotonic_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* curl's progress callback: abort the transfer once a stop's deadline has passed. */
+static int past_stop_deadline(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                              curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    const smdpd_callbacks *cb = ctx;
+    return atomic_load(&cb->stop) && monotonic_now() > cb->stop_deadline;
+}
+
 typedef enum outcome { DELIVERED, RETRY, REFUSED } outcome;
 
-static outcome post(const smdpd_callbacks *cb, const char *body)
+static outcome post(smdpd_callbacks *cb, const char *body)
 {
     CURL *curl = curl_easy_init();
     if (!curl)
@@ -56,6 +76,9 @@ static outcome post(const smdpd_callbacks *cb, const char *body)
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, past_stop_deadline);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, cb);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
     if (cb->ca && cb->ca[0])
@@ -87,28 +110,19 @@ static void wait_for(smdpd_callbacks *cb, double seconds)
     until.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
     if (until.tv_nsec >= 1000000000L)
         until.tv_sec++, until.tv_nsec -= 1000000000L;
-    while (!cb->stop && pthread_cond_timedwait(&cb->cond, &cb->lock, &until) == 0)
+    while (!atomic_load(&cb->stop) && pthread_cond_timedwait(&cb->cond, &cb->lock, &until) == 0)
         ;
-}
-
-static double monotonic_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 static void *worker(void *arg)
 {
     smdpd_callbacks *cb = arg;
-    double flush_until = 0; /* once stopping: one last post each, no back-off, until then */
     pthread_mutex_lock(&cb->lock);
     for (;;) {
-        while (!cb->count && !cb->stop)
+        while (!cb->count && !atomic_load(&cb->stop))
             pthread_cond_wait(&cb->cond, &cb->lock);
-        if (cb->stop && !flush_until)
-            flush_until = monotonic_now() + STOP_FLUSH_S;
-        if (!cb->count || (cb->stop && monotonic_now() > flush_until))
+        /* once stopping: one last post each, no back-off, until the deadline */
+        if (!cb->count || (atomic_load(&cb->stop) && monotonic_now() > cb->stop_deadline))
             break;
         pending *p = &cb->items[cb->head];
         char *body = p->body;
@@ -116,7 +130,7 @@ static void *worker(void *arg)
         outcome o = post(cb, body);
         pthread_mutex_lock(&cb->lock);
         p->attempts++;
-        if (o == RETRY && p->attempts < cb->config.attempts && !cb->stop) {
+        if (o == RETRY && p->attempts < cb->config.attempts && !atomic_load(&cb->stop)) {
             double delay = cb->config.first_delay;
             for (int i = 1; i < p->attempts && delay < MAX_DELAY_S; i++)
                 delay *= 2;
@@ -126,7 +140,7 @@ static void *worker(void *arg)
         if (o == RETRY)
             sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_APP, &log_ctx,
                       "ES2+ handleDownloadProgressInfo dropped after %d attempts%s: %s", p->attempts,
-                      cb->stop ? " (stopping)" : "", body);
+                      atomic_load(&cb->stop) ? " (stopping)" : "", body);
         free(body);
         p->body = NULL;
         cb->head = (cb->head + 1) % QUEUE_MAX;
@@ -141,6 +155,7 @@ smdpd_callbacks *smdpd_callbacks_start(const smdpd_callbacks_config *config)
     smdpd_callbacks *cb = calloc(1, sizeof(*cb));
     if (!cb)
         return NULL;
+    atomic_init(&cb->stop, false);
     cb->config = *config;
     if (cb->config.attempts < 1)
         cb->config.attempts = 1;
@@ -189,7 +204,8 @@ void smdpd_callbacks_stop(smdpd_callbacks *cb)
     if (!cb)
         return;
     pthread_mutex_lock(&cb->lock);
-    cb->stop = true;
+    cb->stop_deadline = monotonic_now() + STOP_FLUSH_S;
+    atomic_store(&cb->stop, true);
     pthread_cond_broadcast(&cb->cond);
     pthread_mutex_unlock(&cb->lock);
     pthread_join(cb->thread, NULL);

@@ -1,8 +1,8 @@
 /*
  * ES2+ handleDownloadProgressInfo to the operator (SGP.22 §5.3.5): a worker thread posts the
  * events in order, retrying a failed one with a doubling delay. In memory: on stop each queued
- * event gets one last post (for up to 5 s in all); what still fails is counted in the log, not
- * kept.
+ * event gets one last post, all within 5 s of the stop (a post still under way then is cut off);
+ * what is not delivered by then is logged, not kept.
  */
 #ifndef SMDPD_CALLBACKS_H
 #define SMDPD_CALLBACKS_H
@@ -22,7 +22,8 @@ typedef struct smdpd_callbacks smdpd_callbacks;
 smdpd_callbacks *smdpd_callbacks_start(const smdpd_callbacks_config *config);
 /* Queue a JSON body (copied); false when the queue is full (the event is dropped and logged). */
 bool smdpd_callbacks_post(smdpd_callbacks *cb, const char *body);
-/* Stop the worker (it ends the post under way) and free everything; NULL is fine. */
+/* Stop the worker and free everything, within about 5 s (plus up to a second for curl to notice
+ * a stalled post); NULL is fine. */
 void smdpd_callbacks_stop(smdpd_callbacks *cb);
 
 #endif
