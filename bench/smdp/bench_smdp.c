@@ -128,7 +128,7 @@ static void *work(void *arg)
 
 int main(int argc, char **argv)
 {
-    int downloads = argc > 1 ? atoi(argv[1]) : 200;
+    int downloads = argc > 1 ? atoi(argv[1]) : 2000; /* a window of several seconds: steadier figures */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cpus > 0 ? (int)cpus : 1;
     int clients = 2 * threads;
