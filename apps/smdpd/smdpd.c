@@ -87,6 +87,7 @@ typedef struct config {
     char es2_token[TEXT_LEN];
     char es2_callback_url[PATH_LEN];
     char es2_callback_ca[PATH_LEN];
+    char es2_callback_token[TEXT_LEN];
     char es2_requester[64];
     long es2_callback_attempts;
     int cc_max_failures, max_download_attempts;
@@ -121,6 +122,8 @@ static const struct key_doc {
     {"es2_token", "bearer token ES2+ callers must send (Authorization: Bearer ...); empty disables ES2+"},
     {"es2_callback_url", "operator URL for ES2+ handleDownloadProgressInfo (empty: no callbacks)"},
     {"es2_callback_ca", "CA file (PEM) to verify the callback URL's TLS certificate (default: system CAs)"},
+    {"es2_callback_token",
+     "bearer token smdpd sends with its callbacks (Authorization: Bearer ...); needs an https URL"},
     {"es2_requester", "functionRequesterIdentifier in callbacks (default smdpd)"},
     {"es2_callback_attempts",
      "posts per callback before it is dropped; retries wait 1 s, 2 s, 4 s ... up to 60 s (default 8)"},
@@ -249,6 +252,8 @@ static int config_set(void *ctx, const char *key, const char *value)
         return COPY(c->es2_callback_url);
     if (!strcmp(key, "es2_callback_ca"))
         return COPY(c->es2_callback_ca);
+    if (!strcmp(key, "es2_callback_token"))
+        return COPY(c->es2_callback_token);
     if (!strcmp(key, "es2_requester"))
         return COPY(c->es2_requester);
     if (!strcmp(key, "es2_callback_attempts"))
@@ -646,6 +651,12 @@ int main(int argc, char **argv)
                 "(see --help)\n");
         return 2;
     }
+    /* a token goes over TLS only: in clear, anyone on the path could replay it */
+    if (conf.es2_callback_token[0] && strncasecmp(conf.es2_callback_url, "https://", 8) != 0) {
+        fprintf(stderr,
+                "smdpd: es2_callback_token needs an https:// es2_callback_url (it would go in clear)\n");
+        return 2;
+    }
     sgp32_log_set_level_all((sgp32_log_level)sgp32_log_level_parse(conf.log_level));
 
     int status = 1;
@@ -737,7 +748,7 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     if (conf.es2_callback_url[0]) {
-        smdpd_callbacks_config cc = {conf.es2_callback_url, conf.es2_callback_ca,
+        smdpd_callbacks_config cc = {conf.es2_callback_url, conf.es2_callback_ca, conf.es2_callback_token,
                                      (int)conf.es2_callback_attempts, 1.0};
         if (!(events.callbacks = smdpd_callbacks_start(&cc)))
             goto out;

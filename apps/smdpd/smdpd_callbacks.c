@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sgp32/crypto.h"
 #include "sgp32/log.h"
 #include "smdpd_callbacks.h"
 
@@ -29,6 +30,7 @@ typedef struct pending {
 struct smdpd_callbacks {
     smdpd_callbacks_config config;
     char *url, *ca;
+    char *authorization; /* "Authorization: Bearer <token>", or NULL */
     pthread_mutex_t lock;
     pthread_cond_t cond; /* CLOCK_MONOTONIC */
     pending items[QUEUE_MAX];
@@ -72,6 +74,8 @@ static outcome post(smdpd_callbacks *cb, const char *body)
         return RETRY;
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json;charset=UTF-8");
     h = curl_slist_append(h, "X-Admin-Protocol: " ADMIN_PROTOCOL);
+    if (cb->authorization)
+        h = curl_slist_append(h, cb->authorization);
     curl_easy_setopt(curl, CURLOPT_URL, cb->url);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
@@ -150,6 +154,19 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* The worker's own copies and primitives (the token wiped: it is a secret). */
+static void free_all(smdpd_callbacks *cb)
+{
+    pthread_cond_destroy(&cb->cond);
+    pthread_mutex_destroy(&cb->lock);
+    if (cb->authorization)
+        sgp32_secure_zero(cb->authorization, strlen(cb->authorization));
+    free(cb->authorization);
+    free(cb->url);
+    free(cb->ca);
+    free(cb);
+}
+
 smdpd_callbacks *smdpd_callbacks_start(const smdpd_callbacks_config *config)
 {
     smdpd_callbacks *cb = calloc(1, sizeof(*cb));
@@ -159,21 +176,23 @@ smdpd_callbacks *smdpd_callbacks_start(const smdpd_callbacks_config *config)
     cb->config = *config;
     if (cb->config.attempts < 1)
         cb->config.attempts = 1;
+    cb->config.url = cb->config.ca = cb->config.token = NULL; /* the caller's: copied below */
     cb->url = strdup(config->url);
     cb->ca = config->ca ? strdup(config->ca) : NULL;
+    bool token = config->token && config->token[0];
+    size_t auth_len = token ? strlen("Authorization: Bearer ") + strlen(config->token) + 1 : 0;
+    if (token && (cb->authorization = malloc(auth_len)) != NULL)
+        snprintf(cb->authorization, auth_len, "Authorization: Bearer %s", config->token);
     pthread_mutex_init(&cb->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&cb->cond, &attr);
     pthread_condattr_destroy(&attr);
-    if (!cb->url || (config->ca && !cb->ca) || pthread_create(&cb->thread, NULL, worker, cb) != 0) {
+    if (!cb->url || (config->ca && !cb->ca) || (token && !cb->authorization) ||
+        pthread_create(&cb->thread, NULL, worker, cb) != 0) {
         sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_APP, &log_ctx, "cannot start the ES2+ callback worker");
-        pthread_cond_destroy(&cb->cond);
-        pthread_mutex_destroy(&cb->lock);
-        free(cb->url);
-        free(cb->ca);
-        free(cb);
+        free_all(cb);
         return NULL;
     }
     return cb;
@@ -214,9 +233,5 @@ void smdpd_callbacks_stop(smdpd_callbacks *cb)
                   "%zu ES2+ handleDownloadProgressInfo events not delivered before the stop", cb->count);
     for (size_t i = 0; i < cb->count; i++)
         free(cb->items[(cb->head + i) % QUEUE_MAX].body);
-    pthread_cond_destroy(&cb->cond);
-    pthread_mutex_destroy(&cb->lock);
-    free(cb->url);
-    free(cb->ca);
-    free(cb);
+    free_all(cb);
 }

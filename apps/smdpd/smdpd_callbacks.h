@@ -12,6 +12,7 @@
 typedef struct smdpd_callbacks_config {
     const char *url;    /* the operator's handleDownloadProgressInfo endpoint */
     const char *ca;     /* CA file (PEM) for its TLS certificate; NULL or "": the system CAs */
+    const char *token;  /* sent as Authorization: Bearer <token>; NULL or "": none */
     int attempts;       /* posts per event before it is dropped (>= 1) */
     double first_delay; /* seconds before the first retry; doubled each time, at most 60 */
 } smdpd_callbacks_config;

@@ -30,6 +30,12 @@ log_level = error
 CONF
 "$smdpd" --help | grep -q 'es2_callback_url' || { echo "--help does not list every key"; exit 1; }
 "$smdpd" --config "$work/smdpd.conf" --check >/dev/null
+# a callback token is never sent in clear: refused at start with an http URL
+if "$smdpd" --config "$work/smdpd.conf" --set es2_callback_url=http://127.0.0.1:9/cb \
+     --set es2_callback_token=secret --check >/dev/null 2>"$work/token.err"; then
+  echo "smdpd accepted a callback token with an http URL"; exit 1
+fi
+grep -q 'needs an https://' "$work/token.err" || { echo "no clear message for the token/http refusal"; exit 1; }
 : >"$work/stdout"
 "$smdpd" --config "$work/smdpd.conf" >>"$work/stdout" 2>"$work/stderr" &
 pid=$!

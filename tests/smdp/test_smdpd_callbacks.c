@@ -396,6 +396,8 @@ static void test_retried_until_delivered(void **state)
         assert_true(!strncmp(value, "gsma/rsp/v2.", strlen("gsma/rsp/v2.")));
         header_value(&r, "Content-Length", value, sizeof(value));
         assert_int_equal(strtoul(value, NULL, 10), strlen(body));
+        header_value(&r, "Authorization", value, sizeof(value));
+        assert_string_equal(value, ""); /* no token configured: none sent */
     }
     double gap1 = listener_request(f->l, 1).at - listener_request(f->l, 0).at;
     double gap2 = listener_request(f->l, 2).at - listener_request(f->l, 1).at;
@@ -405,6 +407,30 @@ static void test_retried_until_delivered(void **state)
     assert_true(gap2 >= gap1 + 0.1); /* grows (0.2 s more expected) */
     assert_int_equal(log_matches("failed"), 2);
     assert_int_equal(log_matches("dropped"), 0);
+}
+
+/* With a token, every post (retries too) carries it as a bearer token; the caller's copy may go. */
+static void test_token_sent(void **state)
+{
+    fixture *f = *state;
+    static const int script[] = {503, 204};
+    f->l = listener_start(script, 2, 204);
+    snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d" PATH, f->l->port);
+    char token[] = "operator-s3cret";
+    smdpd_callbacks_config config = {.url = f->url, .token = token, .attempts = 3, .first_delay = 0.05};
+    f->cb = smdpd_callbacks_start(&config);
+    assert_non_null(f->cb);
+    memset(token, 'x', sizeof(token) - 1);
+    assert_true(smdpd_callbacks_post(f->cb, "{\"event\":\"A\"}"));
+    assert_true(listener_wait(f->l, 2, WAIT_S));
+    char value[256];
+    for (size_t i = 0; i < 2; i++) {
+        request r = listener_request(f->l, i);
+        header_value(&r, "Authorization", value, sizeof(value));
+        assert_string_equal(value, "Bearer operator-s3cret");
+    }
+    /* and it is never logged */
+    assert_int_equal(log_matches("operator-s3cret"), 0);
 }
 
 /* 408, 429 and 5xx are retried; 200 is delivered as well as 204. */
@@ -629,6 +655,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_retried_until_delivered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retryable_statuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_not_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attempts_limit, setup, teardown),
