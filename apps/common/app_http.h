@@ -39,6 +39,21 @@ unsigned long long sgp32_app_http_content_length(sgp32_app_http_request *rq, str
  * handler then answers MHD_YES. */
 void sgp32_app_http_append(sgp32_app_http_request *rq, const char *upload_data, size_t *upload_size);
 
+/*
+ * Client certificates (mutual TLS), for a server started with MHD_OPTION_HTTPS_MEM_TRUST (the CA
+ * its clients' certificates chain to). One of these two as MHD_OPTION_NOTIFY_CONNECTION (cls
+ * unused): each new TLS session asks for a client certificate, either as a must, verified in the
+ * handshake against the CA with the clientAuth purpose (a client without a good one never gets
+ * to send HTTP), or as an option (a client without one gets in, e.g. an LPA on a port it shares
+ * with operators), which the handler checks with sgp32_app_http_client_verified where it matters.
+ */
+void sgp32_app_http_require_client_certificate(void *cls, struct MHD_Connection *c, void **socket_context,
+                                               enum MHD_ConnectionNotificationCode code);
+void sgp32_app_http_request_client_certificate(void *cls, struct MHD_Connection *c, void **socket_context,
+                                               enum MHD_ConnectionNotificationCode code);
+/* Whether the client of this request sent a certificate that verified (chain, clientAuth). */
+bool sgp32_app_http_client_verified(struct MHD_Connection *c);
+
 /* MHD_OPTION_NOTIFY_COMPLETED: frees the request of *con_cls (the body and the server's struct). */
 void sgp32_app_http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                               enum MHD_RequestTerminationCode code);

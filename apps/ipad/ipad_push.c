@@ -5,9 +5,9 @@
  *
  * libmicrohttpd only *requests* a client certificate when given a trust list; each new TLS session
  * is switched to *require* one and to verify it (chain to push_client_ca, clientAuth purpose)
- * inside the handshake, from the connection-started notification, so a client without a valid
- * certificate never gets to send HTTP. The request handler checks the verified peer again before
- * anything reaches the IPA.
+ * inside the handshake (sgp32_app_http_require_client_certificate, app_http.h), so a client
+ * without a valid certificate never gets to send HTTP. The request handler checks the verified
+ * peer again before anything reaches the IPA.
  *
  * Mailbox states: EMPTY -> WAITING (a request came) -> TAKEN (the loop gave it to the core) ->
  * ANSWERED (PUSH_RESPONSE) -> EMPTY (answered 200). The listener gives up after timeout_ms: a
@@ -22,8 +22,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -68,10 +66,6 @@ typedef struct push_request {
     sgp32_app_http_request http; /* first (and only): the body and its cap (app_http.h) */
 } push_request;
 
-/* The eIM's client certificate, checked against push_client_ca with the clientAuth purpose. */
-static gnutls_typed_vdata_st client_purpose = {GNUTLS_DT_KEY_PURPOSE_OID,
-                                               (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0};
-
 static void deadline_in(struct timespec *ts, int64_t ms)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
@@ -81,37 +75,6 @@ static void deadline_in(struct timespec *ts, int64_t ms)
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000L;
     }
-}
-
-/* ------------------------------------------------------------------ TLS */
-
-/* Each new session: a client certificate is required and verified during the handshake. */
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code)
-{
-    (void)cls;
-    (void)socket_context;
-    if (code != MHD_CONNECTION_NOTIFY_STARTED)
-        return;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    if (!ci || !ci->tls_session)
-        return; /* the handler refuses it (no verified peer) */
-    gnutls_session_t s = (gnutls_session_t)ci->tls_session;
-    gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
-    gnutls_session_set_verify_cert2(s, &client_purpose, 1, 0);
-}
-
-static bool peer_verified(struct MHD_Connection *c)
-{
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    if (!ci || !ci->tls_session)
-        return false;
-    gnutls_session_t s = (gnutls_session_t)ci->tls_session;
-    unsigned count = 0, status = 0;
-    if (gnutls_certificate_type_get(s) != GNUTLS_CRT_X509 || !gnutls_certificate_get_peers(s, &count) ||
-        count == 0)
-        return false;
-    return gnutls_certificate_verify_peers(s, &client_purpose, 1, &status) == GNUTLS_E_SUCCESS && status == 0;
 }
 
 /* ------------------------------------------------------------------ HTTP */
@@ -221,7 +184,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     push_request *rq = *con_cls;
     if (!rq) {
         /* nothing is read from a peer the handshake did not authenticate */
-        if (!peer_verified(c))
+        if (!sgp32_app_http_client_verified(c))
             return reply(c, 403, NULL, 0, "client certificate not verified");
         rq = sgp32_app_http_request_new(con_cls, sizeof(*rq), BODY_MAX);
         return rq ? MHD_YES : MHD_NO;
@@ -322,10 +285,11 @@ int ipad_push_start(const ipad_push_config *config, ipad_push **out, unsigned *p
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0,
         NULL, NULL, handle, p, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, config->cert_pem,
         MHD_OPTION_HTTPS_MEM_KEY, config->key_pem, MHD_OPTION_HTTPS_MEM_TRUST, config->client_ca_pem,
-        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, sgp32_app_http_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-        MHD_OPTION_EXTERNAL_LOGGER, sgp32_app_mhd_log, (void *)&log_ctx, MHD_OPTION_END);
+        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_NOTIFY_CONNECTION,
+        sgp32_app_http_require_client_certificate, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+        sgp32_app_http_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER,
+        sgp32_app_mhd_log, (void *)&log_ctx, MHD_OPTION_END);
     if (!p->daemon) {
         fprintf(stderr, "ipad: cannot start the push listener (bad push_tls_certificate, push_tls_key or "
                         "push_client_ca?)\n");

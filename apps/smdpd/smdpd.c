@@ -85,6 +85,7 @@ typedef struct config {
     char service_provider_name[64];
     int profile_class;
     char es2_token[TEXT_LEN];
+    char es2_client_ca[PATH_LEN];
     char es2_callback_url[PATH_LEN];
     char es2_callback_ca[PATH_LEN];
     char es2_callback_token[TEXT_LEN];
@@ -120,6 +121,9 @@ static const struct key_doc {
     {"service_provider_name", "serviceProviderName in the profile metadata (default 'sgp32 SM-DP+')"},
     {"profile_class", "profileClass in the metadata: 0 test, 1 provisioning, 2 operational (default 2)"},
     {"es2_token", "bearer token ES2+ callers must send (Authorization: Bearer ...); empty disables ES2+"},
+    {"es2_client_ca",
+     "CA (PEM) of the operators' client certificates: ES2+ callers must also present one (mutual TLS, "
+     "clientAuth); ES9+ clients need none"},
     {"es2_callback_url", "operator URL for ES2+ handleDownloadProgressInfo (empty: no callbacks)"},
     {"es2_callback_ca", "CA file (PEM) to verify the callback URL's TLS certificate (default: system CAs)"},
     {"es2_callback_token",
@@ -248,6 +252,8 @@ static int config_set(void *ctx, const char *key, const char *value)
         return sgp32_app_config_number(value, key, 0, 2, &n) ? -1 : (c->profile_class = (int)n, 0);
     if (!strcmp(key, "es2_token"))
         return COPY(c->es2_token);
+    if (!strcmp(key, "es2_client_ca"))
+        return COPY(c->es2_client_ca);
     if (!strcmp(key, "es2_callback_url"))
         return COPY(c->es2_callback_url);
     if (!strcmp(key, "es2_callback_ca"))
@@ -473,7 +479,8 @@ static enum MHD_Result es2_json(server_ctx *sc, struct MHD_Connection *c, const 
     sgp32_smdp_es2_function f = sgp32_smdp_es2_function_from_name(name);
     if (!f)
         return send_status(c, MHD_HTTP_NOT_FOUND, "1.6", "3.9", "unknown ES2+ function");
-    if (!token_ok(sc->conf, c)) {
+    /* with es2_client_ca, the operator's client certificate (verified in the handshake) as well */
+    if (!token_ok(sc->conf, c) || (sc->conf->es2_client_ca[0] && !sgp32_app_http_client_verified(c))) {
         sgp32_smdp_status st;
         sgp32_smdp_status_set(&st, "1.1", "1.1", "function requester unknown");
         log_request("ES2+", name, NULL, 0, &st, MHD_HTTP_UNAUTHORIZED, rq);
@@ -663,7 +670,7 @@ int main(int argc, char **argv)
     static identity id;
     sgp32_smdp_sqlite *db = NULL;
     struct MHD_Daemon *daemon = NULL;
-    char *tls_cert = NULL, *tls_key = NULL;
+    char *tls_cert = NULL, *tls_key = NULL, *client_ca = NULL;
     static server_ctx sc;
     sc.conf = &conf;
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -719,6 +726,8 @@ int main(int argc, char **argv)
     tls_key = sgp32_app_read_text(conf.tls_key);
     if (!tls_cert || !tls_key)
         goto out;
+    if (conf.es2_client_ca[0] && !(client_ca = sgp32_app_read_text(conf.es2_client_ca)))
+        goto out;
     if (check_only) {
         int64_t counts[SGP32_ORDER_STATE_COUNT];
         sgp32_smdp_sqlite_count(db, counts);
@@ -755,12 +764,21 @@ int main(int argc, char **argv)
     }
 
     /* AUTO: epoll on Linux (select would cap the server at FD_SETSIZE connections) */
-    daemon = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, &sc,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
-        MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf.threads,
-        MHD_OPTION_NOTIFY_COMPLETED, sgp32_app_http_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-        MHD_OPTION_EXTERNAL_LOGGER, sgp32_app_mhd_log, &mhd_log_ctx, MHD_OPTION_END);
+    /* ES2+ with mutual TLS: a client certificate is asked for (not required: LPAs have none) and,
+     * when sent, verified in the handshake; es2_json checks it */
+    struct MHD_OptionItem client_options[] = {
+        {client_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, client_ca},
+        {client_ca ? MHD_OPTION_NOTIFY_CONNECTION : MHD_OPTION_END,
+         (intptr_t)sgp32_app_http_request_client_certificate, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    daemon =
+        MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                         handle, &sc, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_CERT,
+                         tls_cert, MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_THREAD_POOL_SIZE,
+                         (unsigned)conf.threads, MHD_OPTION_NOTIFY_COMPLETED, sgp32_app_http_completed, NULL,
+                         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_EXTERNAL_LOGGER, sgp32_app_mhd_log,
+                         &mhd_log_ctx, MHD_OPTION_ARRAY, client_options, MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr, "smdpd: cannot start HTTPS on %s:%d (port in use, or bad TLS certificate/key)\n",
                 conf.listen, conf.port);
@@ -783,6 +801,7 @@ out:
     smdpd_callbacks_stop(events.callbacks);
     sgp32_smdp_sqlite_close(db);
     sgp32_app_free_text(tls_key);
+    sgp32_app_free_text(client_ca);
     sgp32_app_free_text(tls_cert);
     free_identity(&id);
     curl_global_cleanup();

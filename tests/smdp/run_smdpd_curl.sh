@@ -1,7 +1,7 @@
 #!/bin/sh
 # smdpd robustness with curl: malformed JSON, wrong types, unknown, missing and duplicate
 # fields, bad base64, oversized bodies, wrong methods, content types and paths, garbage ASN.1,
-# ES2+ without the token. Every answer must be spec-shaped (a header with functionExecutionStatus
+# ES2+ without the token, ES2+ with mutual TLS. Every answer must be spec-shaped (a header with functionExecutionStatus
 # Failed and the expected subject/reason, or the HTTP status for transport-level problems), and
 # the server must keep serving. smdpd runs on 127.0.0.1, a free port; the trap always stops it.
 # usage: run_smdpd_curl.sh SGP32_PKI SMDPD SPEC_DIR WORK_DIR
@@ -109,6 +109,36 @@ check "still serving" 200 8.8.1/3.8 $j -d '{"euiccChallenge":"AAAAAAAAAAAAAAAAAA
 if curl -sS -o /dev/null "$ia" 2>/dev/null; then echo "FAIL TLS accepted without the CI"; failures=$((failures + 1)); fi
 kill -TERM "$pid"
 wait "$pid" || { echo "FAIL smdpd exit status $?"; failures=$((failures + 1)); }
+pid=
+
+# ES2+ with mutual TLS (es2_client_ca): the operator's client certificate is needed on top of the
+# token; one from another CA is refused too; ES9+ clients still need none. The client
+# certificate here is the test PKI's EIMtls (clientAuth, under the SGP.26 CI); the rogue one is
+# the same kind of certificate under a CI of its own.
+"$pki" generate --out "$work/rogue" --dp-host localhost --curve nist >/dev/null
+: >"$work/stdout"
+"$smdpd" --config "$work/smdpd.conf" --set "es2_client_ca = $ca" --set "database = $work/mtls.db" \
+  >>"$work/stdout" 2>"$work/stderr" &
+pid=$!
+port=
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/^smdpd: listening on port \([0-9]*\).*/\1/p' "$work/stdout" || true)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "smdpd (mutual TLS) did not start"; cat "$work/stderr"; exit 1; }
+base=https://localhost:$port
+order='{"header":{"functionRequesterIdentifier":"op","functionCallIdentifier":"2"},"profileType":"ts48"}'
+client="--cert $work/pki/CERT_EIMtls_localhost_NIST.pem --key $work/pki/SK_EIMtls_localhost_NIST.pem"
+rogue="--cert $work/rogue/CERT_EIMtls_localhost_NIST.pem --key $work/rogue/SK_EIMtls_localhost_NIST.pem"
+check "mTLS: ES2+ token, no certificate" 401 1.1/1.1 $j -H 'Authorization: Bearer curl-token' -d "$order" "$base/gsma/rsp2/es2plus/downloadOrder"
+check "mTLS: ES2+ certificate, no token" 401 1.1/1.1 $client $j -d "$order" "$base/gsma/rsp2/es2plus/downloadOrder"
+check "mTLS: ES2+ certificate and token" 200 - $client $j -H 'Authorization: Bearer curl-token' -d "$order" "$base/gsma/rsp2/es2plus/downloadOrder"
+grep -q '"iccid":"89494499990000000' "$work/body" || { echo "FAIL mTLS downloadOrder answer: $(cat "$work/body")"; failures=$((failures + 1)); }
+check "mTLS: rogue certificate" 401 1.1/1.1 $rogue $j -H 'Authorization: Bearer curl-token' -d "$order" "$base/gsma/rsp2/es2plus/downloadOrder"
+check "mTLS: ES9+ without certificate" 200 8.8.1/3.8 $j -d '{"euiccChallenge":"AAAAAAAAAAAAAAAAAAAAAA==","euiccInfo1":"vyAA","smdpAddress":"evil.example"}' "$base/gsma/rsp2/es9plus/initiateAuthentication"
+kill -TERM "$pid"
+wait "$pid" || { echo "FAIL smdpd (mutual TLS) exit status $?"; failures=$((failures + 1)); }
 pid=
 echo "$failures failure(s)"
 [ "$failures" -eq 0 ]
