@@ -64,7 +64,7 @@ int sgp32_fuzz_eim_operation(const uint8_t *data, size_t size);
 int sgp32_fuzz_eim_rest(const uint8_t *data, size_t size);
 /* links sgp32_eim_server */
 int sgp32_fuzz_eim_esipa(const uint8_t *data, size_t size);
-/* links apps/eimd/eimd_config.c, sgp32_app_support */
+/* links apps/eimd/eimd_config.c, apps/smdpd/smdpd_config.c, sgp32_app_support */
 int sgp32_fuzz_config(const uint8_t *data, size_t size);
 
 /* The type lists of the multi-type targets (the seed generator encodes samples of each). */

@@ -1,29 +1,158 @@
 /*
  * fuzz_config: the daemons' config format (apps/common: sgp32_app_config_line, `key = value`,
- * comments, blank lines) with eimd's keys behind it (apps/eimd/eimd_config.c: every key, numbers
- * and their ranges, api_token NAME ROLE SECRET, repeatable lists). A config file is local input,
- * but operators edit it by hand and --set takes it from the command line: a bad line must give a
- * clear message and -1, never a crash, an overflow or a half-written field.
+ * comments, blank lines) with the keys of both daemons behind it: eimd's (apps/eimd/eimd_config.c:
+ * numbers and their ranges, api_token NAME ROLE SECRET, repeatable lists) and smdpd's
+ * (apps/smdpd/smdpd_config.c: credentials A B C D, template TYPE PATH, inventory TYPE FIRST_ICCID
+ * COUNT [FIRST_IMSI], numbers, repeatable lists). A config file is local input, but operators edit
+ * it by hand and --set takes it from the command line: a bad line must give a clear message and -1,
+ * never a crash, an overflow or a half-written field.
  *
- * The input is split at newlines; each line goes through eimd_config_line on one config, as
- * eimd_config_load does. Properties: every call returns 0 or -1; every text field of the config
- * stays NUL-terminated within its array; counts of repeatable keys stay within their arrays.
+ * The input is split at newlines; each line goes through eimd_config_line on one eimd config and
+ * through smdpd_config_line on one smdpd config, as the daemons' config loading does (the keys both
+ * know, such as port or log_level, reach both). Properties, for each config after every line:
+ * every call returns 0 or -1; every text field stays NUL-terminated within its array; counts of
+ * repeatable keys stay within their arrays; numbers stay within the ranges --help documents (or
+ * keep their defaults).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "eimd.h"
 #include "fuzz_common.h"
+#include "sgp32/log.h"
+#include "smdpd_config.h"
 
-static bool terminated(const char *field, size_t size)
+#define IN_RANGE(v, lo, hi) ((v) >= (lo) && (v) <= (hi))
+
+static const uint8_t *input;
+static size_t input_size;
+
+static void check(bool ok, const char *what, const char *field)
 {
-    return memchr(field, '\0', size) != NULL;
+    if (!ok)
+        sgp32_fuzz_fail(what, field, input, input_size);
+}
+
+static void check_text(const char *field, size_t size, const char *name)
+{
+    check(memchr(field, '\0', size) != NULL, "a text field lost its NUL", name);
+}
+
+#define TEXT(field) check_text(field, sizeof(field), #field)
+
+static void check_eimd(const eimd_config *c)
+{
+    TEXT(c->listen);
+    TEXT(c->eim_id);
+    TEXT(c->eim_fqdn);
+    TEXT(c->tls_certificate);
+    TEXT(c->tls_key);
+    TEXT(c->tls_trust_certificate);
+    TEXT(c->signing_key);
+    TEXT(c->signing_certificate);
+    TEXT(c->database);
+    TEXT(c->default_smdp_address);
+    TEXT(c->push_client_certificate);
+    TEXT(c->push_client_key);
+    TEXT(c->log_level);
+    for (size_t i = 0; i < EIMD_LIST_MAX; i++) {
+        TEXT(c->ci[i]);
+        TEXT(c->smdp_ca[i]);
+        TEXT(c->push_ca[i]);
+    }
+    check(c->ci_count <= EIMD_LIST_MAX && c->smdp_ca_count <= EIMD_LIST_MAX &&
+              c->push_ca_count <= EIMD_LIST_MAX && c->token_count <= EIMD_TOKENS_MAX,
+          "a list count past its array", "eimd_config");
+    for (size_t i = 0; i < c->token_count; i++) {
+        TEXT(c->tokens[i].name);
+        TEXT(c->tokens[i].secret);
+    }
+    check(IN_RANGE(c->port, 0, 65535), "a number out of range", "eimd port");
+    check(IN_RANGE(c->operation_ttl, 60, 10L * 365 * 86400), "a number out of range", "eimd operation_ttl");
+    check(IN_RANGE(c->relay_ttl, 10, 7 * 86400), "a number out of range", "eimd relay_ttl");
+    check(IN_RANGE(c->forward_interval, 1, 3600), "a number out of range", "eimd forward_interval");
+    check(IN_RANGE(c->push_interval, 0, 86400), "a number out of range", "eimd push_interval");
+    check(IN_RANGE(c->push_timeout, 1, 600), "a number out of range", "eimd push_timeout");
+    check(IN_RANGE(c->push_redeliver, 1, 7 * 86400), "a number out of range", "eimd push_redeliver");
+    check(IN_RANGE(c->push_batch, 1, 100000), "a number out of range", "eimd push_batch");
+    check(IN_RANGE(c->push_parallel, 1, 256), "a number out of range", "eimd push_parallel");
+    check(IN_RANGE(c->threads, 1, 256), "a number out of range", "eimd threads");
+    check(IN_RANGE(c->max_body, (size_t)1024, (size_t)64 << 20), "a number out of range", "eimd max_body");
+    check(sgp32_log_level_parse(c->log_level) >= 0, "an unknown log level kept", "eimd log_level");
+}
+
+/* threads: 1..256 when set; the default (the number of CPUs) is not capped. */
+static void check_smdpd(const smdpd_config *c, int default_threads)
+{
+    TEXT(c->listen);
+    TEXT(c->address);
+    TEXT(c->tls_certificate);
+    TEXT(c->tls_key);
+    TEXT(c->database);
+    TEXT(c->service_provider_name);
+    TEXT(c->es2_token);
+    TEXT(c->es2_client_ca);
+    TEXT(c->es2_callback_url);
+    TEXT(c->es2_callback_ca);
+    TEXT(c->es2_callback_token);
+    TEXT(c->es2_requester);
+    TEXT(c->log_level);
+    for (size_t i = 0; i < SMDPD_LIST_MAX; i++) {
+        TEXT(c->aliases[i]);
+        TEXT(c->ci[i]);
+        TEXT(c->templates[i].type);
+        TEXT(c->templates[i].path);
+        TEXT(c->inventory[i].type);
+        TEXT(c->inventory[i].first);
+        TEXT(c->inventory[i].first_imsi);
+    }
+    for (size_t i = 0; i < SGP32_SMDP_CREDENTIALS_MAX; i++) {
+        TEXT(c->credentials[i].dpauth_certificate);
+        TEXT(c->credentials[i].dpauth_key);
+        TEXT(c->credentials[i].dppb_certificate);
+        TEXT(c->credentials[i].dppb_key);
+    }
+    check(c->alias_count <= SMDPD_LIST_MAX && c->ci_count <= SMDPD_LIST_MAX &&
+              c->credential_count <= SGP32_SMDP_CREDENTIALS_MAX && c->template_count <= SMDPD_LIST_MAX &&
+              c->inventory_count <= SMDPD_LIST_MAX,
+          "a list count past its array", "smdpd_config");
+    for (size_t i = 0; i < c->credential_count; i++)
+        check(c->credentials[i].dpauth_certificate[0] && c->credentials[i].dpauth_key[0] &&
+                  c->credentials[i].dppb_certificate[0] && c->credentials[i].dppb_key[0],
+              "an accepted entry with an empty field", "smdpd credentials");
+    for (size_t i = 0; i < c->template_count; i++)
+        check(c->templates[i].type[0] && c->templates[i].path[0], "an accepted entry with an empty field",
+              "smdpd template");
+    for (size_t i = 0; i < c->inventory_count; i++) {
+        check(c->inventory[i].type[0] && c->inventory[i].first[0], "an accepted entry with an empty field",
+              "smdpd inventory");
+        check(c->inventory[i].count <= SMDPD_INVENTORY_COUNT_MAX, "a number out of range", "smdpd inventory");
+    }
+    check(IN_RANGE(c->port, 0, 65535), "a number out of range", "smdpd port");
+    check(IN_RANGE(c->profile_class, 0, 2), "a number out of range", "smdpd profile_class");
+    check(IN_RANGE(c->es2_callback_attempts, 1, 100), "a number out of range", "smdpd es2_callback_attempts");
+    /* 0 until set: lib/smdp's defaults */
+    check(c->cc_max_failures == 0 || IN_RANGE(c->cc_max_failures, 1, 100), "a number out of range",
+          "smdpd cc_max_failures");
+    check(c->max_download_attempts == 0 || IN_RANGE(c->max_download_attempts, 1, 1000),
+          "a number out of range", "smdpd max_download_attempts");
+    check(c->session_ttl == 0 || IN_RANGE(c->session_ttl, 10, 7 * 86400), "a number out of range",
+          "smdpd session_ttl");
+    check(c->threads == default_threads || IN_RANGE(c->threads, 1, 256), "a number out of range",
+          "smdpd threads");
+    check(IN_RANGE(c->max_body, (size_t)1024, (size_t)64 << 20), "a number out of range", "smdpd max_body");
+    check(sgp32_log_level_parse(c->log_level) >= 0, "an unknown log level kept", "smdpd log_level");
 }
 
 int sgp32_fuzz_config(const uint8_t *data, size_t size)
 {
-    static eimd_config conf; /* large: not on the stack */
-    eimd_config_defaults(&conf);
+    static eimd_config eimd; /* large: not on the stack */
+    static smdpd_config smdpd;
+    input = data;
+    input_size = size;
+    eimd_config_defaults(&eimd);
+    smdpd_config_defaults(&smdpd);
+    int smdpd_threads = smdpd.threads;
     char line[4096];
     size_t start = 0;
     int accepted = 0;
@@ -32,29 +161,22 @@ int sgp32_fuzz_config(const uint8_t *data, size_t size)
         while (end < size && data[end] != '\n')
             end++;
         size_t n = end - start < sizeof(line) - 1 ? end - start : sizeof(line) - 1;
+        /* sgp32_app_config_line cuts the line in place: a fresh copy for each daemon */
         memcpy(line, data + start, n);
         line[n] = '\0';
-        int rc = eimd_config_line(&conf, line, "fuzz");
-        if (rc != 0 && rc != -1)
-            sgp32_fuzz_fail("a config line returned neither 0 nor -1", "config", data, size);
+        int rc = eimd_config_line(&eimd, line, "fuzz");
+        check(rc == 0 || rc == -1, "a config line returned neither 0 nor -1", "eimd_config");
         accepted += rc == 0;
+        memcpy(line, data + start, n);
+        line[n] = '\0';
+        rc = smdpd_config_line(&smdpd, line, "fuzz");
+        check(rc == 0 || rc == -1, "a config line returned neither 0 nor -1", "smdpd_config");
+        accepted += rc == 0;
+        check_eimd(&eimd); /* after every line: a later line may hide what an earlier one broke */
+        check_smdpd(&smdpd, smdpd_threads);
         start = end + 1;
     }
-    if (!terminated(conf.listen, sizeof(conf.listen)) || !terminated(conf.eim_id, sizeof(conf.eim_id)) ||
-        !terminated(conf.eim_fqdn, sizeof(conf.eim_fqdn)) ||
-        !terminated(conf.tls_certificate, sizeof(conf.tls_certificate)) ||
-        !terminated(conf.database, sizeof(conf.database)) ||
-        !terminated(conf.default_smdp_address, sizeof(conf.default_smdp_address)) ||
-        !terminated(conf.log_level, sizeof(conf.log_level)))
-        sgp32_fuzz_fail("a text field lost its NUL", "config", data, size);
-    if (conf.ci_count > EIMD_LIST_MAX || conf.smdp_ca_count > EIMD_LIST_MAX ||
-        conf.push_ca_count > EIMD_LIST_MAX || conf.token_count > EIMD_TOKENS_MAX)
-        sgp32_fuzz_fail("a list count past its array", "config", data, size);
-    for (size_t i = 0; i < conf.token_count; i++)
-        if (!terminated(conf.tokens[i].name, sizeof(conf.tokens[i].name)) ||
-            !terminated(conf.tokens[i].secret, sizeof(conf.tokens[i].secret)))
-            sgp32_fuzz_fail("a token field lost its NUL", "config", data, size);
-    eimd_config_wipe_secrets(&conf);
+    eimd_config_wipe_secrets(&eimd);
     return accepted ? SGP32_OK : SGP32_ERR_BAD_TEXT;
 }
 

@@ -9,7 +9,7 @@
  *   the config file, ES2+ handleDownloadProgressInfo callbacks to the operator (libcurl, a
  *   worker thread), one log line per request with the transaction, SIGTERM/SIGINT stop cleanly.
  *
- * Run `smdpd --help` for every config key.
+ * Run `smdpd --help` for every config key (smdpd_config.c).
  */
 #include <curl/curl.h>
 #include <microhttpd.h>
@@ -23,7 +23,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "app_http.h"
 #include "app_support.h"
@@ -32,262 +31,21 @@
 #include "sgp32/smdp_server.h"
 #include "sgp32/text.h"
 #include "smdpd_callbacks.h"
+#include "smdpd_config.h"
 
 enum {
-    PATH_LEN = 512,
-    LIST_MAX = 16,
-    TEXT_LEN = 256,
     DISCARD_MAX = 64 << 20, /* bodies larger than this are refused before they are read */
 };
 
 #define ADMIN_PROTOCOL "gsma/rsp/v2.2.0"
-#define ES9_PREFIX     "/gsma/rsp2/es9plus/"
-#define ES2_PREFIX     "/gsma/rsp2/es2plus/"
-#define ASN1_PATH      "/gsma/rsp2/asn1"
 
 static sgp32_log_context mhd_log_ctx = {"smdpd", NULL, NULL}; /* libmicrohttpd's own lines */
-
-/* ------------------------------------------------------------------ config */
-
-typedef struct credential_paths {
-    char dpauth_certificate[PATH_LEN], dpauth_key[PATH_LEN], dppb_certificate[PATH_LEN], dppb_key[PATH_LEN];
-} credential_paths;
-
-typedef struct template_conf {
-    char type[SGP32_SMDP_PROFILE_TYPE_MAX + 1];
-    char path[PATH_LEN];
-} template_conf;
-
-typedef struct inventory_conf {
-    char type[SGP32_SMDP_PROFILE_TYPE_MAX + 1];
-    char first[SGP32_SMDP_ICCID_MAX + 1];
-    size_t count;
-    char first_imsi[SGP32_SMDP_IMSI_MAX + 1]; /* "" none */
-} inventory_conf;
-
-typedef struct config {
-    char listen[64];
-    int port;
-    char address[TEXT_LEN];
-    char aliases[LIST_MAX][TEXT_LEN];
-    size_t alias_count;
-    char tls_certificate[PATH_LEN], tls_key[PATH_LEN];
-    char ci[LIST_MAX][PATH_LEN];
-    size_t ci_count;
-    credential_paths credentials[SGP32_SMDP_CREDENTIALS_MAX];
-    size_t credential_count;
-    char database[PATH_LEN];
-    bool sqlite_full; /* sqlite_synchronous = full */
-    template_conf templates[LIST_MAX];
-    size_t template_count;
-    inventory_conf inventory[LIST_MAX];
-    size_t inventory_count;
-    char service_provider_name[64];
-    int profile_class;
-    char es2_token[TEXT_LEN];
-    char es2_client_ca[PATH_LEN];
-    char es2_callback_url[PATH_LEN];
-    char es2_callback_ca[PATH_LEN];
-    char es2_callback_token[TEXT_LEN];
-    char es2_requester[64];
-    long es2_callback_attempts;
-    int cc_max_failures, max_download_attempts;
-    long session_ttl;
-    int threads;
-    size_t max_body;
-    char log_level[16];
-} config;
-
-static const struct key_doc {
-    const char *key, *doc;
-} key_docs[] = {
-    {"listen", "IP address to listen on (default 127.0.0.1)"},
-    {"port", "TCP port (default 8443; 0 picks a free one, printed as 'listening on port N')"},
-    {"address", "the SM-DP+ address (FQDN or host:port) in serverSigned1 and activation codes (required)"},
-    {"address_alias", "another smdpAddress accepted from LPAs, case-insensitive (repeatable)"},
-    {"tls_certificate", "DPtls certificate, PEM (required; issue one with sgp32-pki --dp-host HOST)"},
-    {"tls_key", "DPtls private key, PEM (required)"},
-    {"ci_certificate", "a trusted CI certificate, DER or PEM (repeatable; at least one)"},
-    {"credentials",
-     "DPAUTH_CERT DPAUTH_KEY DPPB_CERT DPPB_KEY: one SM-DP+ identity (repeatable, one per CI)"},
-    {"database", "SQLite file for orders and sessions (default smdpd.db)"},
-    {"sqlite_synchronous",
-     "normal (default: a power loss may lose the last committed changes, never corrupts) or full (fsync per "
-     "commit)"},
-    {"template", "TYPE PATH: a profile type and its UPP template (SAIP DER, e.g. a TS.48 file) (repeatable)"},
-    {"inventory",
-     "TYPE FIRST_ICCID COUNT [FIRST_IMSI]: add Available profiles (an 18-digit FIRST gets Luhn digits; "
-     "with FIRST_IMSI each gets the next IMSI in EF.IMSI) (repeatable)"},
-    {"service_provider_name", "serviceProviderName in the profile metadata (default 'sgp32 SM-DP+')"},
-    {"profile_class", "profileClass in the metadata: 0 test, 1 provisioning, 2 operational (default 2)"},
-    {"es2_token", "bearer token ES2+ callers must send (Authorization: Bearer ...); empty disables ES2+"},
-    {"es2_client_ca",
-     "CA (PEM) of the operators' client certificates: ES2+ callers must also present one (mutual TLS, "
-     "clientAuth); ES9+ clients need none"},
-    {"es2_callback_url", "operator URL for ES2+ handleDownloadProgressInfo (empty: no callbacks)"},
-    {"es2_callback_ca", "CA file (PEM) to verify the callback URL's TLS certificate (default: system CAs)"},
-    {"es2_callback_token",
-     "bearer token smdpd sends with its callbacks (Authorization: Bearer ...); needs an https URL"},
-    {"es2_requester", "functionRequesterIdentifier in callbacks (default smdpd)"},
-    {"es2_callback_attempts",
-     "posts per callback before it is dropped; retries wait 1 s, 2 s, 4 s ... up to 60 s (default 8)"},
-    {"cc_max_failures", "wrong confirmation codes before 8.2.7/6.4 (default 3)"},
-    {"max_download_attempts", "download attempts per order before 8.8.5/6.4 (default 10)"},
-    {"session_ttl", "seconds an ES9+ session lives (default 1800)"},
-    {"threads", "HTTP worker threads (default: the number of CPUs)"},
-    {"max_body", "largest request body in bytes (default 262144)"},
-    {"log_level", "error, warn, info, debug or trace (default info)"},
-};
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "Usage: smdpd [--config FILE] [--set KEY=VALUE ...] [--check] [--help]\n"
-            "\n"
-            "SM-DP+ server: ES9+ (JSON and ASN.1) and ES2+ over HTTPS (GSMA SGP.22, for SGP.32 IoT eSIM).\n"
-            "\n"
-            "  --config FILE      read 'key = value' lines ('#' starts a comment)\n"
-            "  --set KEY=VALUE    set a key after the file (repeatable)\n"
-            "  --check            load everything, print a summary and exit\n"
-            "  --help             this text\n"
-            "\n"
-            "Config keys:\n");
-    for (size_t i = 0; i < SGP32_ARRAY_LEN(key_docs); i++)
-        fprintf(f, "  %-22s %s\n", key_docs[i].key, key_docs[i].doc);
-    fprintf(f, "\nEndpoints: POST " ES9_PREFIX
-               "{initiateAuthentication,authenticateClient,getBoundProfilePackage,"
-               "handleNotification,cancelSession}\n           POST " ASN1_PATH "\n           POST " ES2_PREFIX
-               "{downloadOrder,confirmOrder,cancelOrder,releaseProfile}\n"
-               "Signals: SIGTERM or SIGINT stop the server cleanly.\n");
-}
-
-static void config_defaults(config *c)
-{
-    memset(c, 0, sizeof(*c));
-    snprintf(c->listen, sizeof(c->listen), "127.0.0.1");
-    c->port = 8443;
-    snprintf(c->database, sizeof(c->database), "smdpd.db");
-    snprintf(c->service_provider_name, sizeof(c->service_provider_name), "sgp32 SM-DP+");
-    c->profile_class = 2;
-    snprintf(c->es2_requester, sizeof(c->es2_requester), "smdpd");
-    c->es2_callback_attempts = 8;
-    c->max_body = 256 * 1024;
-    snprintf(c->log_level, sizeof(c->log_level), "info");
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    c->threads = n > 0 ? (int)n : 1;
-}
-
-#define COPY(field) sgp32_app_config_copy(field, sizeof(field), value, key)
-
-static int config_set(void *ctx, const char *key, const char *value)
-{
-    config *c = ctx;
-    long n;
-    if (!strcmp(key, "listen"))
-        return COPY(c->listen);
-    if (!strcmp(key, "port"))
-        return sgp32_app_config_number(value, key, 0, 65535, &n) ? -1 : (c->port = (int)n, 0);
-    if (!strcmp(key, "address"))
-        return COPY(c->address);
-    if (!strcmp(key, "address_alias")) {
-        if (c->alias_count == LIST_MAX)
-            return fprintf(stderr, "smdpd: too many address_alias\n"), -1;
-        return COPY(c->aliases[c->alias_count++]);
-    }
-    if (!strcmp(key, "tls_certificate"))
-        return COPY(c->tls_certificate);
-    if (!strcmp(key, "tls_key"))
-        return COPY(c->tls_key);
-    if (!strcmp(key, "ci_certificate")) {
-        if (c->ci_count == LIST_MAX)
-            return fprintf(stderr, "smdpd: too many ci_certificate\n"), -1;
-        return COPY(c->ci[c->ci_count++]);
-    }
-    if (!strcmp(key, "credentials")) {
-        if (c->credential_count == SGP32_SMDP_CREDENTIALS_MAX)
-            return fprintf(stderr, "smdpd: too many credentials\n"), -1;
-        credential_paths *p = &c->credentials[c->credential_count];
-        char extra[2];
-        if (sscanf(value, "%511s %511s %511s %511s %1s", p->dpauth_certificate, p->dpauth_key,
-                   p->dppb_certificate, p->dppb_key, extra) != 4)
-            return fprintf(stderr, "smdpd: credentials = DPAUTH_CERT DPAUTH_KEY DPPB_CERT DPPB_KEY\n"), -1;
-        c->credential_count++;
-        return 0;
-    }
-    if (!strcmp(key, "database"))
-        return COPY(c->database);
-    if (!strcmp(key, "sqlite_synchronous")) {
-        if (strcmp(value, "normal") && strcmp(value, "full"))
-            return fprintf(stderr, "smdpd: sqlite_synchronous: normal or full\n"), -1;
-        c->sqlite_full = !strcmp(value, "full");
-        return 0;
-    }
-    if (!strcmp(key, "template")) {
-        if (c->template_count == LIST_MAX)
-            return fprintf(stderr, "smdpd: too many templates\n"), -1;
-        template_conf *t = &c->templates[c->template_count];
-        char extra[2];
-        if (sscanf(value, "%64s %511s %1s", t->type, t->path, extra) != 2)
-            return fprintf(stderr, "smdpd: template = TYPE PATH\n"), -1;
-        c->template_count++;
-        return 0;
-    }
-    if (!strcmp(key, "inventory")) {
-        if (c->inventory_count == LIST_MAX)
-            return fprintf(stderr, "smdpd: too many inventory lines\n"), -1;
-        inventory_conf *v = &c->inventory[c->inventory_count];
-        char extra[2];
-        int fields =
-            sscanf(value, "%64s %20s %zu %15s %1s", v->type, v->first, &v->count, v->first_imsi, extra);
-        if ((fields != 3 && fields != 4) || v->count > 1000000)
-            return fprintf(stderr,
-                           "smdpd: inventory = TYPE FIRST_ICCID COUNT [FIRST_IMSI] (COUNT <= 1000000)\n"),
-                   -1;
-        c->inventory_count++;
-        return 0;
-    }
-    if (!strcmp(key, "service_provider_name"))
-        return COPY(c->service_provider_name);
-    if (!strcmp(key, "profile_class"))
-        return sgp32_app_config_number(value, key, 0, 2, &n) ? -1 : (c->profile_class = (int)n, 0);
-    if (!strcmp(key, "es2_token"))
-        return COPY(c->es2_token);
-    if (!strcmp(key, "es2_client_ca"))
-        return COPY(c->es2_client_ca);
-    if (!strcmp(key, "es2_callback_url"))
-        return COPY(c->es2_callback_url);
-    if (!strcmp(key, "es2_callback_ca"))
-        return COPY(c->es2_callback_ca);
-    if (!strcmp(key, "es2_callback_token"))
-        return COPY(c->es2_callback_token);
-    if (!strcmp(key, "es2_requester"))
-        return COPY(c->es2_requester);
-    if (!strcmp(key, "es2_callback_attempts"))
-        return sgp32_app_config_number(value, key, 1, 100, &c->es2_callback_attempts);
-    if (!strcmp(key, "cc_max_failures"))
-        return sgp32_app_config_number(value, key, 1, 100, &n) ? -1 : (c->cc_max_failures = (int)n, 0);
-    if (!strcmp(key, "max_download_attempts"))
-        return sgp32_app_config_number(value, key, 1, 1000, &n) ? -1 : (c->max_download_attempts = (int)n, 0);
-    if (!strcmp(key, "session_ttl"))
-        return sgp32_app_config_number(value, key, 10, 7 * 86400, &n) ? -1 : (c->session_ttl = n, 0);
-    if (!strcmp(key, "threads"))
-        return sgp32_app_config_number(value, key, 1, 256, &n) ? -1 : (c->threads = (int)n, 0);
-    if (!strcmp(key, "max_body"))
-        return sgp32_app_config_number(value, key, 1024, 64L << 20, &n) ? -1 : (c->max_body = (size_t)n, 0);
-    if (!strcmp(key, "log_level")) {
-        if (sgp32_log_level_parse(value) < 0)
-            return fprintf(stderr, "smdpd: log_level: error, warn, info, debug or trace\n"), -1;
-        return COPY(c->log_level);
-    }
-    fprintf(stderr, "smdpd: unknown config key '%s' (see --help)\n", key);
-    return -1;
-}
 
 /* ------------------------------------------------------------------ ES2+ callbacks */
 
 /* The server's events become handleDownloadProgressInfo bodies for the callback worker. */
 typedef struct event_sink {
-    const config *conf;
+    const smdpd_config *conf;
     smdpd_callbacks *callbacks; /* NULL: no es2_callback_url */
 } event_sink;
 
@@ -307,7 +65,7 @@ static void on_event(void *ctx, const sgp32_smdp_event *event)
 /* ------------------------------------------------------------------ HTTP */
 
 typedef struct server_ctx {
-    const config *conf;
+    const smdpd_config *conf;
     sgp32_smdp_server smdp;
 } server_ctx;
 
@@ -461,7 +219,7 @@ static enum MHD_Result es9_asn1(server_ctx *sc, struct MHD_Connection *c, reques
 }
 
 /* Constant-time comparison of the bearer token. */
-static bool token_ok(const config *conf, struct MHD_Connection *c)
+static bool token_ok(const smdpd_config *conf, struct MHD_Connection *c)
 {
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!conf->es2_token[0] || !auth || strncmp(auth, "Bearer ", 7) != 0)
@@ -540,12 +298,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!admin || strncmp(admin, "gsma/rsp/v", 10) != 0)
         return send_status(c, MHD_HTTP_BAD_REQUEST, "1.6", "2.2",
                            "X-Admin-Protocol gsma/rsp/vX.Y.Z required");
-    if (!strncmp(url, ES9_PREFIX, strlen(ES9_PREFIX)))
-        return es9_json(sc, c, url + strlen(ES9_PREFIX), rq);
-    if (!strcmp(url, ASN1_PATH))
+    if (!strncmp(url, SMDPD_ES9_PREFIX, strlen(SMDPD_ES9_PREFIX)))
+        return es9_json(sc, c, url + strlen(SMDPD_ES9_PREFIX), rq);
+    if (!strcmp(url, SMDPD_ASN1_PATH))
         return es9_asn1(sc, c, rq);
-    if (!strncmp(url, ES2_PREFIX, strlen(ES2_PREFIX)))
-        return es2_json(sc, c, url + strlen(ES2_PREFIX), rq);
+    if (!strncmp(url, SMDPD_ES2_PREFIX, strlen(SMDPD_ES2_PREFIX)))
+        return es2_json(sc, c, url + strlen(SMDPD_ES2_PREFIX), rq);
     return send_status(c, MHD_HTTP_NOT_FOUND, "1.6", "3.9", "unknown path");
 }
 
@@ -555,12 +313,12 @@ typedef struct identity {
     sgp32_buf files[4 * SGP32_SMDP_CREDENTIALS_MAX];
     sgp32_smdp_credentials credentials[SGP32_SMDP_CREDENTIALS_MAX];
     sgp32_ci_set cis;
-    sgp32_buf upp[LIST_MAX];
-    sgp32_smdp_profile_template templates[LIST_MAX];
-    const char *aliases[LIST_MAX];
+    sgp32_buf upp[SMDPD_LIST_MAX];
+    sgp32_smdp_profile_template templates[SMDPD_LIST_MAX];
+    const char *aliases[SMDPD_LIST_MAX];
 } identity;
 
-static int load_identity(const config *conf, identity *id)
+static int load_identity(const smdpd_config *conf, identity *id)
 {
     sgp32_ci_set_init(&id->cis);
     for (size_t i = 0; i < conf->ci_count; i++) {
@@ -573,7 +331,7 @@ static int load_identity(const config *conf, identity *id)
             return rc;
     }
     for (size_t i = 0; i < conf->credential_count; i++) {
-        const credential_paths *p = &conf->credentials[i];
+        const smdpd_credential_paths *p = &conf->credentials[i];
         int rc = sgp32_app_read_certificate(p->dpauth_certificate, &id->files[4 * i]);
         if (!rc)
             rc = sgp32_app_read_certificate(p->dppb_certificate, &id->files[4 * i + 1]);
@@ -617,7 +375,7 @@ static void free_identity(identity *id)
 {
     for (size_t i = 0; i < SGP32_ARRAY_LEN(id->files); i++)
         sgp32_buf_free(&id->files[i]);
-    for (size_t i = 0; i < LIST_MAX; i++)
+    for (size_t i = 0; i < SMDPD_LIST_MAX; i++)
         sgp32_buf_free(&id->upp[i]);
     sgp32_ci_set_free(&id->cis);
     sgp32_secure_zero(id->credentials, sizeof(id->credentials));
@@ -625,29 +383,29 @@ static void free_identity(identity *id)
 
 int main(int argc, char **argv)
 {
-    static config conf;
+    static smdpd_config conf;
     static event_sink events = {.conf = &conf};
     sgp32_app_init("smdpd");
     sgp32_app_server_allocator();
-    config_defaults(&conf);
+    smdpd_config_defaults(&conf);
     bool check_only = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
+            smdpd_usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
-            if (sgp32_app_config_load(argv[++i], config_set, &conf, NULL))
+            if (smdpd_config_load(&conf, argv[++i]))
                 return 2;
         } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
             char line[2048];
             snprintf(line, sizeof(line), "%s", argv[++i]);
-            if (sgp32_app_config_line(line, "--set", config_set, &conf))
+            if (smdpd_config_line(&conf, line, "--set"))
                 return 2;
         } else if (!strcmp(argv[i], "--check")) {
             check_only = true;
         } else {
             fprintf(stderr, "smdpd: unknown argument '%s'\n\n", argv[i]);
-            usage(stderr);
+            smdpd_usage(stderr);
             return 2;
         }
     }
@@ -706,7 +464,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < conf.inventory_count; i++) {
         size_t added = 0;
-        const inventory_conf *v = &conf.inventory[i];
+        const smdpd_inventory_conf *v = &conf.inventory[i];
         rc = sgp32_smdp_inventory_add(&sc.smdp, v->type, v->first, v->first_imsi[0] ? v->first_imsi : NULL,
                                       v->count, &added);
         if (rc) {

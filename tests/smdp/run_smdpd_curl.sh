@@ -36,6 +36,12 @@ if "$smdpd" --config "$work/smdpd.conf" --set es2_callback_url=http://127.0.0.1:
   echo "smdpd accepted a callback token with an http URL"; exit 1
 fi
 grep -q 'needs an https://' "$work/token.err" || { echo "no clear message for the token/http refusal"; exit 1; }
+# a value too long for its field is refused, not cut and run on into the next field
+if "$smdpd" --config "$work/smdpd.conf" --set "inventory = ts48 894450000000000000012345 10" --check \
+     >/dev/null 2>"$work/long.err"; then
+  echo "smdpd accepted an over-long ICCID"; exit 1
+fi
+grep -q 'is too long' "$work/long.err" || { echo "no clear message for an over-long ICCID"; exit 1; }
 : >"$work/stdout"
 "$smdpd" --config "$work/smdpd.conf" >>"$work/stdout" 2>"$work/stderr" &
 pid=$!
