@@ -515,8 +515,12 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     if (conf.es2_callback_url[0]) {
-        smdpd_callbacks_config cc = {conf.es2_callback_url, conf.es2_callback_ca, conf.es2_callback_token,
-                                     (int)conf.es2_callback_attempts, 1.0};
+        smdpd_callbacks_config cc = {conf.es2_callback_url,
+                                     conf.es2_callback_ca,
+                                     conf.es2_callback_token,
+                                     (int)conf.es2_callback_attempts,
+                                     1.0,
+                                     &sc.smdp.config.store};
         if (!(events.callbacks = smdpd_callbacks_start(&cc)))
             goto out;
     }

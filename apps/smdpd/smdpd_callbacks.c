@@ -1,11 +1,12 @@
 /*
- * smdpd's ES2+ callbacks (smdpd_callbacks.h). One worker, one queue in arrival order: an event
- * that fails is retried before the later ones, so the operator sees each order's notification
- * points in the order they happened. Network errors and HTTP 408, 429 and 5xx are retried; any
- * other answer but 200/204 means the operator refuses the event, which is dropped at once.
- * On stop, what is still queued gets one last post each (no back-off) until STOP_FLUSH_S after
- * the stop was asked: a post under way, or a flush post, is cut off at that deadline, so that a
- * silent operator endpoint cannot hold up smdpd's exit (a service manager would kill it).
+ * smdpd's ES2+ callbacks (smdpd_callbacks.h). The events wait in the store's outbox (SQLite, the
+ * same file as the orders), so a crash, a restart or an operator endpoint that is down for hours
+ * loses none: the next worker takes them up where the last one stopped. One worker posts them
+ * oldest first; a failed one is retried before the later ones, so the operator sees each order's
+ * notification points in the order they happened. Network errors and HTTP 408, 429 and 5xx are
+ * retried (the attempt count and the time of the next one are stored); any other answer but
+ * 200/204 means the operator refuses the event, which is dropped at once. Delivery is at least
+ * once: a post cut off by a stop, or whose answer was lost, is posted again.
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -18,23 +19,18 @@
 #include "sgp32/log.h"
 #include "smdpd_callbacks.h"
 
-enum { QUEUE_MAX = 8192, MAX_DELAY_S = 60, STOP_FLUSH_S = 5 };
+enum { MAX_DELAY_S = 60, STOP_GRACE_S = 2, IDLE_RECHECK_S = 60 };
 
 #define ADMIN_PROTOCOL "gsma/rsp/v2.2.0"
 
-typedef struct pending {
-    char *body;
-    int attempts; /* posts so far */
-} pending;
-
 struct smdpd_callbacks {
     smdpd_callbacks_config config;
+    sgp32_smdp_store store;
     char *url, *ca;
     char *authorization; /* "Authorization: Bearer <token>", or NULL */
     pthread_mutex_t lock;
-    pthread_cond_t cond; /* CLOCK_MONOTONIC */
-    pending items[QUEUE_MAX];
-    size_t head, count;
+    pthread_cond_t cond;  /* CLOCK_MONOTONIC; signalled by post and stop */
+    bool posted;          /* a post since the worker last looked (under lock) */
     atomic_bool stop;     /* also read by curl's progress callback, outside the lock */
     double stop_deadline; /* monotonic seconds; written before stop is set */
     pthread_t thread;
@@ -56,7 +52,15 @@ static double monotonic_now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* curl's progress callback: abort the transfer once a stop's deadline has passed. */
+/* Unix milliseconds: the outbox's times survive a restart. */
+static int64_t wall_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* curl's progress callback: abort the transfer once a stop's grace has passed. */
 static int past_stop_deadline(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                               curl_off_t ulnow)
 {
@@ -67,7 +71,7 @@ static int past_stop_deadline(void *ctx, curl_off_t dltotal, curl_off_t dlnow, c
 
 typedef enum outcome { DELIVERED, RETRY, REFUSED } outcome;
 
-static outcome post(smdpd_callbacks *cb, const char *body)
+static outcome post(smdpd_callbacks *cb, const sgp32_buf *body)
 {
     CURL *curl = curl_easy_init();
     if (!curl)
@@ -78,13 +82,14 @@ static outcome post(smdpd_callbacks *cb, const char *body)
         h = curl_slist_append(h, cb->authorization);
     curl_easy_setopt(curl, CURLOPT_URL, cb->url);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, (const char *)body->data);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, past_stop_deadline);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, cb);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
     if (cb->ca && cb->ca[0])
         curl_easy_setopt(curl, CURLOPT_CAINFO, cb->ca);
     CURLcode cc = curl_easy_perform(curl);
@@ -105,7 +110,7 @@ static outcome post(smdpd_callbacks *cb, const char *body)
     return retry ? RETRY : REFUSED;
 }
 
-/* Wait on the condition until `seconds` passed or stop; the lock is held. */
+/* Until `seconds` passed, a post came or stop; the lock is held. */
 static void wait_for(smdpd_callbacks *cb, double seconds)
 {
     struct timespec until;
@@ -114,43 +119,71 @@ static void wait_for(smdpd_callbacks *cb, double seconds)
     until.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
     if (until.tv_nsec >= 1000000000L)
         until.tv_sec++, until.tv_nsec -= 1000000000L;
-    while (!atomic_load(&cb->stop) && pthread_cond_timedwait(&cb->cond, &cb->lock, &until) == 0)
+    while (!atomic_load(&cb->stop) && !cb->posted &&
+           pthread_cond_timedwait(&cb->cond, &cb->lock, &until) == 0)
         ;
+    cb->posted = false;
+}
+
+/* The delay before post number attempts + 1: first_delay, doubled each time, at most a minute. */
+static double backoff(const smdpd_callbacks *cb, int attempts)
+{
+    double delay = cb->config.first_delay;
+    for (int i = 1; i < attempts && delay < MAX_DELAY_S; i++)
+        delay *= 2;
+    return delay < MAX_DELAY_S ? delay : MAX_DELAY_S;
+}
+
+/* What a post of item means for the outbox: gone (delivered, refused, out of attempts) or due again
+ * later. Store errors are logged by the store; the event then stays and is tried again. */
+static void settle(smdpd_callbacks *cb, sgp32_smdp_outbox_item *item, outcome o)
+{
+    const sgp32_smdp_store *st = &cb->store;
+    int attempts = item->attempts + 1;
+    if (o == RETRY && attempts < cb->config.attempts) {
+        int64_t next = wall_ms() + (int64_t)(backoff(cb, attempts) * 1000);
+        (void)st->outbox_retry(st->ctx, item->id, attempts, next);
+        return;
+    }
+    if (o == RETRY)
+        sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_APP, &log_ctx,
+                  "ES2+ handleDownloadProgressInfo dropped after %d attempts: %.*s", attempts,
+                  (int)(item->body.len > 400 ? 400 : item->body.len), (const char *)item->body.data);
+    (void)st->outbox_delete(st->ctx, item->id);
 }
 
 static void *worker(void *arg)
 {
     smdpd_callbacks *cb = arg;
+    const sgp32_smdp_store *st = &cb->store;
+    sgp32_smdp_outbox_item item;
+    sgp32_smdp_outbox_item_init(&item);
     pthread_mutex_lock(&cb->lock);
-    for (;;) {
-        while (!cb->count && !atomic_load(&cb->stop))
-            pthread_cond_wait(&cb->cond, &cb->lock);
-        /* once stopping: one last post each, no back-off, until the deadline */
-        if (!cb->count || (atomic_load(&cb->stop) && monotonic_now() > cb->stop_deadline))
-            break;
-        pending *p = &cb->items[cb->head];
-        char *body = p->body;
+    while (!atomic_load(&cb->stop)) {
         pthread_mutex_unlock(&cb->lock);
-        outcome o = post(cb, body);
+        int rc = st->outbox_first(st->ctx, &item);
+        int64_t wait_ms = rc == SGP32_OK ? item.next_attempt - wall_ms() : 0;
+        outcome o = DELIVERED;
+        bool posted = false;
+        if (rc == SGP32_OK && wait_ms <= 0) {
+            o = post(cb, &item.body);
+            posted = true;
+        }
         pthread_mutex_lock(&cb->lock);
-        p->attempts++;
-        if (o == RETRY && p->attempts < cb->config.attempts && !atomic_load(&cb->stop)) {
-            double delay = cb->config.first_delay;
-            for (int i = 1; i < p->attempts && delay < MAX_DELAY_S; i++)
-                delay *= 2;
-            wait_for(cb, delay < MAX_DELAY_S ? delay : MAX_DELAY_S);
+        if (posted) {
+            /* a post cut off by the stop stays as it was: posted again after the next start */
+            if (!(atomic_load(&cb->stop) && o == RETRY)) {
+                pthread_mutex_unlock(&cb->lock);
+                settle(cb, &item, o);
+                pthread_mutex_lock(&cb->lock);
+            }
             continue;
         }
-        if (o == RETRY)
-            sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_APP, &log_ctx,
-                      "ES2+ handleDownloadProgressInfo dropped after %d attempts%s: %s", p->attempts,
-                      atomic_load(&cb->stop) ? " (stopping)" : "", body);
-        free(body);
-        p->body = NULL;
-        cb->head = (cb->head + 1) % QUEUE_MAX;
-        cb->count--;
+        /* nothing due: sleep until the oldest is, a post comes, or (empty) a minute to look again */
+        wait_for(cb, rc == SGP32_OK ? (double)wait_ms / 1000.0 : IDLE_RECHECK_S);
     }
     pthread_mutex_unlock(&cb->lock);
+    sgp32_smdp_outbox_item_free(&item);
     return NULL;
 }
 
@@ -169,14 +202,19 @@ static void free_all(smdpd_callbacks *cb)
 
 smdpd_callbacks *smdpd_callbacks_start(const smdpd_callbacks_config *config)
 {
+    if (!config || !config->url || !config->store || !config->store->outbox_put ||
+        !config->store->outbox_first || !config->store->outbox_retry || !config->store->outbox_delete)
+        return NULL;
     smdpd_callbacks *cb = calloc(1, sizeof(*cb));
     if (!cb)
         return NULL;
     atomic_init(&cb->stop, false);
     cb->config = *config;
+    cb->store = *config->store;
+    cb->config.url = cb->config.ca = cb->config.token = NULL; /* the caller's: copied below */
+    cb->config.store = NULL;
     if (cb->config.attempts < 1)
         cb->config.attempts = 1;
-    cb->config.url = cb->config.ca = cb->config.token = NULL; /* the caller's: copied below */
     cb->url = strdup(config->url);
     cb->ca = config->ca ? strdup(config->ca) : NULL;
     bool token = config->token && config->token[0];
@@ -200,22 +238,18 @@ smdpd_callbacks *smdpd_callbacks_start(const smdpd_callbacks_config *config)
 
 bool smdpd_callbacks_post(smdpd_callbacks *cb, const char *body)
 {
-    char *copy = strdup(body);
+    int rc = cb->store.outbox_put(cb->store.ctx, body, strlen(body));
+    if (rc) {
+        sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_APP, &log_ctx,
+                  "ES2+ handleDownloadProgressInfo not stored (%s): %.*s", sgp32_err_str(rc),
+                  (int)(strlen(body) > 400 ? 400 : strlen(body)), body);
+        return false;
+    }
     pthread_mutex_lock(&cb->lock);
-    bool queued = copy && cb->count < QUEUE_MAX;
-    if (queued) {
-        cb->items[(cb->head + cb->count) % QUEUE_MAX] = (pending){copy, 0};
-        cb->count++;
-        pthread_cond_signal(&cb->cond);
-    }
+    cb->posted = true;
+    pthread_cond_signal(&cb->cond);
     pthread_mutex_unlock(&cb->lock);
-    if (!queued) {
-        free(copy);
-        sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &log_ctx,
-                  "ES2+ callback queue full (%d events; is the operator endpoint down?): event dropped",
-                  QUEUE_MAX);
-    }
-    return queued;
+    return true;
 }
 
 void smdpd_callbacks_stop(smdpd_callbacks *cb)
@@ -223,15 +257,16 @@ void smdpd_callbacks_stop(smdpd_callbacks *cb)
     if (!cb)
         return;
     pthread_mutex_lock(&cb->lock);
-    cb->stop_deadline = monotonic_now() + STOP_FLUSH_S;
+    cb->stop_deadline = monotonic_now() + STOP_GRACE_S;
     atomic_store(&cb->stop, true);
     pthread_cond_broadcast(&cb->cond);
     pthread_mutex_unlock(&cb->lock);
     pthread_join(cb->thread, NULL);
-    if (cb->count)
-        sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &log_ctx,
-                  "%zu ES2+ handleDownloadProgressInfo events not delivered before the stop", cb->count);
-    for (size_t i = 0; i < cb->count; i++)
-        free(cb->items[(cb->head + i) % QUEUE_MAX].body);
+    sgp32_smdp_outbox_item item;
+    sgp32_smdp_outbox_item_init(&item);
+    if (cb->store.outbox_first(cb->store.ctx, &item) == SGP32_OK)
+        sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &log_ctx,
+                  "ES2+ handleDownloadProgressInfo events still to deliver are kept for the next start");
+    sgp32_smdp_outbox_item_free(&item);
     free_all(cb);
 }

@@ -125,6 +125,17 @@ void sgp32_smdp_session_record_free(sgp32_smdp_session_record *r);
  * order_insert return SGP32_ERR_STATE when the row changed since it was read (version) or
  * already exists.
  */
+/* A message of the host's outbox (smdpd: an ES2+ callback body): kept until delivered. */
+typedef struct sgp32_smdp_outbox_item {
+    int64_t id;           /* increasing: the order messages were put */
+    int attempts;         /* posts so far */
+    int64_t next_attempt; /* unix milliseconds: not before */
+    sgp32_buf body;
+} sgp32_smdp_outbox_item;
+
+void sgp32_smdp_outbox_item_init(sgp32_smdp_outbox_item *item);
+void sgp32_smdp_outbox_item_free(sgp32_smdp_outbox_item *item);
+
 typedef struct sgp32_smdp_store {
     void *ctx;
     int (*order_insert)(void *ctx, const sgp32_smdp_order *order);
@@ -144,6 +155,13 @@ typedef struct sgp32_smdp_store {
      * host callback in between. */
     int (*tx_begin)(void *ctx);
     int (*tx_end)(void *ctx, bool commit);
+    /* Optional: the host's durable outbox (smdpd puts its ES2+ callbacks there from on_event,
+     * right after the change they report is committed). outbox_first: the oldest message, due or
+     * not (SGP32_ERR_NOT_FOUND: none), so that they go out in order. */
+    int (*outbox_put)(void *ctx, const char *body, size_t len);
+    int (*outbox_first)(void *ctx, sgp32_smdp_outbox_item *out);
+    int (*outbox_retry)(void *ctx, int64_t id, int attempts, int64_t next_attempt);
+    int (*outbox_delete)(void *ctx, int64_t id);
 } sgp32_smdp_store;
 
 /* SQLite implementation (lib/smdp/smdp_store_sqlite.c): WAL, prepared statements, one connection

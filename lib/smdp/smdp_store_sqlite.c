@@ -17,7 +17,8 @@
  * return (available profiles; released or downloaded orders of the default SM-DP+ path), so a
  * download's own updates touch neither. Schema version 3 (table meta), older files are migrated in
  * place: 1 -> 2 replaced the full indexes on (profile_type, state) and (eid, state), 2 -> 3 added
- * orders.imsi.
+ * orders.imsi, 3 -> 4 the outbox (the host's messages, e.g. smdpd's ES2+ callbacks, kept in the
+ * transaction of the change they report until they are delivered).
  */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -30,7 +31,7 @@
 #include "sgp32/smdp_server.h"
 
 enum {
-    SCHEMA_VERSION = 3,
+    SCHEMA_VERSION = 4,
     ST_ORDER_INSERT = 0,
     ST_ORDER_GET,
     ST_ORDER_BY_MATCHING_ID,
@@ -41,6 +42,10 @@ enum {
     ST_SESSION_GET,
     ST_SESSION_DELETE,
     ST_COUNT_STATES,
+    ST_OUTBOX_PUT,
+    ST_OUTBOX_FIRST,
+    ST_OUTBOX_RETRY,
+    ST_OUTBOX_DELETE,
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
@@ -74,6 +79,10 @@ static const char *const sql[ST_COUNT] = {
     "SELECT iccid, credential, expires, pdr_sha256, state, bpp FROM sessions WHERE txid = ?1",
     "DELETE FROM sessions WHERE txid = ?1",
     "SELECT state, count(*) FROM orders GROUP BY state",
+    "INSERT INTO outbox (body) VALUES (?1)",
+    "SELECT id, attempts, next_attempt, body FROM outbox ORDER BY id LIMIT 1",
+    "UPDATE outbox SET attempts = ?2, next_attempt = ?3 WHERE id = ?1",
+    "DELETE FROM outbox WHERE id = ?1",
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
@@ -99,7 +108,10 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS sessions ("
     " txid TEXT PRIMARY KEY, iccid TEXT NOT NULL DEFAULT '', credential INTEGER NOT NULL,"
     " expires INTEGER NOT NULL, pdr_sha256 BLOB, state BLOB NOT NULL, bpp BLOB);"
-    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 3);";
+    "CREATE TABLE IF NOT EXISTS outbox ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt INTEGER NOT NULL DEFAULT 0);"
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 4);";
 
 /* Version 1 -> 2 (same transaction): the full state indexes give way to the partial ones above. */
 static const char migrate_1_to_2[] = "DROP INDEX IF EXISTS orders_type_state;"
@@ -108,6 +120,8 @@ static const char migrate_1_to_2[] = "DROP INDEX IF EXISTS orders_type_state;"
 /* Version 2 -> 3: the order's IMSI (inventory ranges with IMSIs). */
 static const char migrate_2_to_3[] = "ALTER TABLE orders ADD COLUMN imsi TEXT NOT NULL DEFAULT '';"
                                      "UPDATE meta SET value = 3 WHERE key = 'schema';";
+/* Version 3 -> 4: the outbox (created by the schema above when missing). */
+static const char migrate_3_to_4[] = "UPDATE meta SET value = 4 WHERE key = 'schema';";
 
 struct sgp32_smdp_sqlite {
     sqlite3 *db;
@@ -144,6 +158,8 @@ static int schema_setup(sgp32_smdp_sqlite *d)
         rc = db_error(d, "migration to schema 2");
     if (!rc && version < 3 && sqlite3_exec(d->db, migrate_2_to_3, NULL, NULL, NULL) != SQLITE_OK)
         rc = db_error(d, "migration to schema 3");
+    if (!rc && version < 4 && sqlite3_exec(d->db, migrate_3_to_4, NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_error(d, "migration to schema 4");
     if (!rc && sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = db_error(d, "commit");
     if (rc && !sqlite3_get_autocommit(d->db))
@@ -449,6 +465,75 @@ int sgp32_smdp_sqlite_count(sgp32_smdp_sqlite *d, int64_t counts[SGP32_ORDER_STA
     return end(d, s, r == SQLITE_DONE ? SGP32_OK : db_error(d, "count"));
 }
 
+/* ------------------------------------------------------------------ outbox */
+
+void sgp32_smdp_outbox_item_init(sgp32_smdp_outbox_item *item)
+{
+    memset(item, 0, sizeof(*item));
+    sgp32_buf_init(&item->body, 1 << 20);
+}
+
+void sgp32_smdp_outbox_item_free(sgp32_smdp_outbox_item *item)
+{
+    if (item)
+        sgp32_buf_free(&item->body);
+}
+
+static int outbox_put(void *ctx, const char *body, size_t len)
+{
+    sgp32_smdp_sqlite *d = ctx;
+    if (!body || len > INT32_MAX)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    sqlite3_stmt *s = begin(d, ST_OUTBOX_PUT);
+    sqlite3_bind_blob(s, 1, body, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? SGP32_OK : db_error(d, "outbox put");
+    return end(d, s, rc);
+}
+
+static int outbox_first(void *ctx, sgp32_smdp_outbox_item *out)
+{
+    sgp32_smdp_sqlite *d = ctx;
+    if (!out)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    sqlite3_stmt *s = begin(d, ST_OUTBOX_FIRST);
+    int r = sqlite3_step(s), rc = SGP32_ERR_NOT_FOUND;
+    if (r == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(s, 0);
+        out->attempts = sqlite3_column_int(s, 1);
+        out->next_attempt = sqlite3_column_int64(s, 2);
+        sgp32_buf_reset(&out->body);
+        int n = sqlite3_column_bytes(s, 3);
+        rc = n > 0 ? sgp32_buf_append(&out->body, sqlite3_column_blob(s, 3), (size_t)n) : SGP32_OK;
+    } else if (r != SQLITE_DONE) {
+        rc = db_error(d, "outbox first");
+    }
+    return end(d, s, rc);
+}
+
+static int outbox_retry(void *ctx, int64_t id, int attempts, int64_t next_attempt)
+{
+    sgp32_smdp_sqlite *d = ctx;
+    sqlite3_stmt *s = begin(d, ST_OUTBOX_RETRY);
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int(s, 2, attempts);
+    sqlite3_bind_int64(s, 3, next_attempt);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? SGP32_OK : db_error(d, "outbox retry");
+    if (!rc && sqlite3_changes(d->db) == 0)
+        rc = SGP32_ERR_NOT_FOUND;
+    return end(d, s, rc);
+}
+
+static int outbox_delete(void *ctx, int64_t id)
+{
+    sgp32_smdp_sqlite *d = ctx;
+    sqlite3_stmt *s = begin(d, ST_OUTBOX_DELETE);
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? SGP32_OK : db_error(d, "outbox delete");
+    if (!rc && sqlite3_changes(d->db) == 0)
+        rc = SGP32_ERR_NOT_FOUND;
+    return end(d, s, rc);
+}
+
 sgp32_smdp_store sgp32_smdp_sqlite_store(sgp32_smdp_sqlite *d)
 {
     sgp32_smdp_store st = {
@@ -464,6 +549,10 @@ sgp32_smdp_store sgp32_smdp_sqlite_store(sgp32_smdp_sqlite *d)
         session_delete,
         tx_begin,
         tx_end,
+        outbox_put,
+        outbox_first,
+        outbox_retry,
+        outbox_delete,
     };
     return st;
 }

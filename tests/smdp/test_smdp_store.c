@@ -546,10 +546,12 @@ static void make_v1_file(fixture *f)
     close_raw(f);
 }
 
-/* Version 3: the partial indexes (2) and orders.imsi (3). */
+/* Version 4: the partial indexes (2), orders.imsi (3) and the outbox (4). */
 static void assert_current_schema(fixture *f)
 {
-    assert_int_equal(query_int(f, "SELECT value FROM meta WHERE key = 'schema'"), 3);
+    assert_int_equal(query_int(f, "SELECT value FROM meta WHERE key = 'schema'"), 4);
+    assert_int_equal(
+        query_int(f, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"), 1);
     assert_int_equal(query_int(f, "SELECT count(*) FROM pragma_table_info('orders') WHERE name = 'imsi'"), 1);
     assert_true(index_exists(f, "orders_available"));
     assert_true(index_exists(f, "orders_default"));
@@ -797,6 +799,46 @@ static void matching_id_lookup_is_not_reprepared(void **state)
     close_raw(f);
 }
 
+/* The outbox: oldest first whatever is due, retry state kept, deletes, NOT_FOUND for unknown ids,
+ * and what is in it outlives a close and reopen. */
+static void outbox_in_order_and_durable(void **state)
+{
+    fixture *f = *state;
+    sgp32_smdp_store s = open_store(f);
+    sgp32_smdp_outbox_item item;
+    sgp32_smdp_outbox_item_init(&item);
+    assert_int_equal(s.outbox_first(s.ctx, &item), SGP32_ERR_NOT_FOUND);
+    assert_int_equal(s.outbox_put(s.ctx, "{\"n\":1}", 7), SGP32_OK);
+    assert_int_equal(s.outbox_put(s.ctx, "{\"n\":2}", 7), SGP32_OK);
+    assert_int_equal(s.outbox_first(s.ctx, &item), SGP32_OK);
+    int64_t first = item.id;
+    assert_int_equal(item.attempts, 0);
+    assert_int_equal(item.next_attempt, 0);
+    assert_memory_equal(item.body.data, "{\"n\":1}", 7);
+    /* a retry far in the future keeps it first: order before due time */
+    assert_int_equal(s.outbox_retry(s.ctx, first, 3, INT64_C(4102444800000)), SGP32_OK);
+    assert_int_equal(s.outbox_first(s.ctx, &item), SGP32_OK);
+    assert_int_equal(item.id, first);
+    assert_int_equal(item.attempts, 3);
+    assert_int_equal(item.next_attempt, INT64_C(4102444800000));
+    close_store(f);
+
+    s = open_store(f);
+    assert_int_equal(s.outbox_first(s.ctx, &item), SGP32_OK);
+    assert_int_equal(item.id, first);
+    assert_int_equal(item.attempts, 3);
+    assert_int_equal(s.outbox_delete(s.ctx, first), SGP32_OK);
+    assert_int_equal(s.outbox_delete(s.ctx, first), SGP32_ERR_NOT_FOUND);
+    assert_int_equal(s.outbox_retry(s.ctx, first, 1, 0), SGP32_ERR_NOT_FOUND);
+    assert_int_equal(s.outbox_first(s.ctx, &item), SGP32_OK);
+    assert_true(item.id > first);
+    assert_memory_equal(item.body.data, "{\"n\":2}", 7);
+    assert_int_equal(s.outbox_delete(s.ctx, item.id), SGP32_OK);
+    assert_int_equal(s.outbox_first(s.ctx, &item), SGP32_ERR_NOT_FOUND);
+    sgp32_smdp_outbox_item_free(&item);
+    close_store(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -814,6 +856,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(query_plans_new_file, setup, teardown),
         cmocka_unit_test_setup_teardown(query_plans_migrated_file, setup, teardown),
         cmocka_unit_test_setup_teardown(matching_id_lookup_is_not_reprepared, setup, teardown),
+        cmocka_unit_test_setup_teardown(outbox_in_order_and_durable, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
