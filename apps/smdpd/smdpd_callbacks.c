@@ -69,7 +69,7 @@ static int past_stop_deadline(void *ctx, curl_off_t dltotal, curl_off_t dlnow, c
     return atomic_load(&cb->stop) && monotonic_now() > cb->stop_deadline;
 }
 
-typedef enum outcome { DELIVERED, RETRY, REFUSED } outcome;
+typedef enum outcome { DELIVERED, RETRY, REFUSED, CUT_BY_STOP } outcome;
 
 static outcome post(smdpd_callbacks *cb, const sgp32_buf *body)
 {
@@ -97,6 +97,8 @@ static outcome post(smdpd_callbacks *cb, const sgp32_buf *body)
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(h);
     curl_easy_cleanup(curl);
+    if (cc == CURLE_ABORTED_BY_CALLBACK)
+        return CUT_BY_STOP; /* not an attempt: it stays as it was, for the next start */
     if (cc == CURLE_OK && (status == 200 || status == 204)) {
         sgp32_log(SGP32_LOG_DEBUG, SGP32_LOG_APP, &log_ctx,
                   "ES2+ handleDownloadProgressInfo delivered (HTTP %ld)", status);
@@ -169,16 +171,11 @@ static void *worker(void *arg)
             o = post(cb, &item.body);
             posted = true;
         }
+        if (posted && o != CUT_BY_STOP)
+            settle(cb, &item, o);
         pthread_mutex_lock(&cb->lock);
-        if (posted) {
-            /* a post cut off by the stop stays as it was: posted again after the next start */
-            if (!(atomic_load(&cb->stop) && o == RETRY)) {
-                pthread_mutex_unlock(&cb->lock);
-                settle(cb, &item, o);
-                pthread_mutex_lock(&cb->lock);
-            }
+        if (posted)
             continue;
-        }
         /* nothing due: sleep until the oldest is, a post comes, or (empty) a minute to look again */
         wait_for(cb, rc == SGP32_OK ? (double)wait_ms / 1000.0 : IDLE_RECHECK_S);
     }

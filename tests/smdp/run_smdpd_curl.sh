@@ -42,17 +42,22 @@ if "$smdpd" --config "$work/smdpd.conf" --set "inventory = ts48 8944500000000000
   echo "smdpd accepted an over-long ICCID"; exit 1
 fi
 grep -q 'is too long' "$work/long.err" || { echo "no clear message for an over-long ICCID"; exit 1; }
-: >"$work/stdout"
-"$smdpd" --config "$work/smdpd.conf" >>"$work/stdout" 2>"$work/stderr" &
-pid=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/^smdpd: listening on port \([0-9]*\).*/\1/p' "$work/stdout" || true)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "smdpd did not start"; cat "$work/stderr"; exit 1; }
-base=https://localhost:$port
+# start_smdpd [--set ...]: smdpd on the config (plus the given settings) in the background; sets
+# pid and base once it listens
+start_smdpd() {
+  : >"$work/stdout"
+  "$smdpd" --config "$work/smdpd.conf" "$@" >>"$work/stdout" 2>"$work/stderr" &
+  pid=$!
+  port=
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's/^smdpd: listening on port \([0-9]*\).*/\1/p' "$work/stdout" || true)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "smdpd did not start"; cat "$work/stderr"; exit 1; }
+  base=https://localhost:$port
+}
+start_smdpd
 ca=$work/pki/CERT_CI_SGP26_NIST.pem
 failures=0
 
@@ -122,18 +127,7 @@ pid=
 # certificate here is the test PKI's EIMtls (clientAuth, under the SGP.26 CI); the rogue one is
 # the same kind of certificate under a CI of its own.
 "$pki" generate --out "$work/rogue" --dp-host localhost --curve nist >/dev/null
-: >"$work/stdout"
-"$smdpd" --config "$work/smdpd.conf" --set "es2_client_ca = $ca" --set "database = $work/mtls.db" \
-  >>"$work/stdout" 2>"$work/stderr" &
-pid=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/^smdpd: listening on port \([0-9]*\).*/\1/p' "$work/stdout" || true)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "smdpd (mutual TLS) did not start"; cat "$work/stderr"; exit 1; }
-base=https://localhost:$port
+start_smdpd --set "es2_client_ca = $ca" --set "database = $work/mtls.db"
 order='{"header":{"functionRequesterIdentifier":"op","functionCallIdentifier":"2"},"profileType":"ts48"}'
 client="--cert $work/pki/CERT_EIMtls_localhost_NIST.pem --key $work/pki/SK_EIMtls_localhost_NIST.pem"
 rogue="--cert $work/rogue/CERT_EIMtls_localhost_NIST.pem --key $work/rogue/SK_EIMtls_localhost_NIST.pem"
