@@ -155,9 +155,9 @@ typedef struct sgp32_smdp_store {
      * host callback in between. */
     int (*tx_begin)(void *ctx);
     int (*tx_end)(void *ctx, bool commit);
-    /* Optional: the host's durable outbox (smdpd puts its ES2+ callbacks there from on_event,
-     * right after the change they report is committed). outbox_first: the oldest message, due or
-     * not (SGP32_ERR_NOT_FOUND: none), so that they go out in order. */
+    /* Optional: the host's durable outbox (smdpd puts its ES2+ callbacks there from on_event, in
+     * the transaction of the change they report). outbox_first: the oldest message, due or not
+     * (SGP32_ERR_NOT_FOUND: none), so that they go out in order. */
     int (*outbox_put)(void *ctx, const char *body, size_t len);
     int (*outbox_first)(void *ctx, sgp32_smdp_outbox_item *out);
     int (*outbox_retry)(void *ctx, int64_t id, int attempts, int64_t next_attempt);
@@ -229,6 +229,9 @@ typedef struct sgp32_smdp_server_config {
     int max_download_attempts; /* AuthenticateClient per order before 8.8.5/6.4; 0: 10 */
     int64_t session_ttl;       /* seconds; 0: 1800 */
     int64_t (*now)(void);      /* NULL: time(NULL) */
+    /* Runs inside the store transaction of the change it reports (with the store's lock held):
+     * store calls it makes (an outbox_put) commit or roll back with that change; it must not
+     * block. */
     sgp32_smdp_event_fn on_event;
     void *event_ctx;
 } sgp32_smdp_server_config;

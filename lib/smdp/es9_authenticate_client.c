@@ -187,7 +187,16 @@ int sgp32_smdp_es9_authenticate_client(const sgp32_smdp_server *srv, const sgp32
         rc = sgp32_smdp_profile_metadata(t, order.iccid, s->server_address, &resp->profile_metadata);
     snprintf(rec.iccid, sizeof(rec.iccid), "%s", order.iccid);
     if (!rc)
+        rc = server_tx_begin(srv);
+    if (!rc) {
+        /* the eligibility event (point 1) commits with the session it reports */
         rc = server_session_save(srv, &rec, s);
+        if (!rc)
+            server_event(srv, &order, 1, &resp->status);
+        int end = server_tx_end(srv, !rc);
+        if (!rc)
+            rc = end;
+    }
     if (!rc) {
         memcpy(resp->transaction_id, s->transaction_id, s->transaction_id_len);
         resp->transaction_id_len = s->transaction_id_len;
@@ -202,7 +211,6 @@ int sgp32_smdp_es9_authenticate_client(const sgp32_smdp_server *srv, const sgp32
         end_session = false;
         server_log(SGP32_LOG_INFO, rec.transaction_id, eid, "authenticateClient: order %s (%s)%s",
                    order.iccid, order.profile_type, order.cc_required ? ", confirmation code required" : "");
-        server_event(srv, &order, 1, &resp->status);
     }
 out:
     if (!sgp32_smdp_status_ok(&resp->status))

@@ -38,10 +38,15 @@ static int wrong_code(const sgp32_smdp_server *srv, sgp32_smdp_order *order, sgp
         fail(resp, "8.2.7", "6.4", 4, "confirmation code retries exceeded");
     else
         fail(resp, "8.2.7", "3.8", 3, "confirmation code refused");
+    /* the confirmation-failure event (point 2) commits with the order it reports */
+    int rc = server_tx_begin(srv);
+    if (rc)
+        return rc;
     sgp32_smdp_status ignored = {0};
-    int rc = server_order_update(srv, order, &ignored);
+    rc = server_order_update(srv, order, &ignored);
     server_event(srv, order, 2, &resp->status);
-    return rc;
+    int end = server_tx_end(srv, true);
+    return rc ? rc : end;
 }
 
 static void verdict_failure(const sgp32_smdp_check *check, sgp32_smdp_es9_response *resp)
@@ -150,6 +155,9 @@ int sgp32_smdp_es9_get_bound_profile_package(const sgp32_smdp_server *srv, const
         rc = server_order_update(srv, &order, &resp->status);
         if (!rc && sgp32_smdp_status_ok(&resp->status))
             rc = server_session_save(srv, &rec, s);
+        /* the BPP-download event (point 3) commits with the order it reports */
+        if (!rc && sgp32_smdp_status_ok(&resp->status))
+            server_event(srv, &order, 3, &resp->status);
         int end = server_tx_end(srv, !rc && sgp32_smdp_status_ok(&resp->status));
         if (!rc)
             rc = end;
@@ -160,7 +168,6 @@ int sgp32_smdp_es9_get_bound_profile_package(const sgp32_smdp_server *srv, const
         end_session = false;
         server_log(SGP32_LOG_INFO, rec.transaction_id, eid,
                    "getBoundProfilePackage: order %s bound (%zu bytes)", order.iccid, resp->bpp.len);
-        server_event(srv, &order, 3, &resp->status);
     }
 out:
     if (!sgp32_smdp_status_ok(&resp->status))

@@ -65,6 +65,8 @@ static int handle_pir(const sgp32_smdp_server *srv, const sgp32_sgp32_profile_in
                 rc = server_order_update(srv, &order, &ignored);
             }
             server_session_end(srv, rec.transaction_id);
+            /* the installation event (point 4) commits with the order it reports */
+            server_event(srv, &order, 4, &outcome);
             int end = server_tx_end(srv, true); /* the session ends even if the update failed */
             if (!rc)
                 rc = end;
@@ -72,7 +74,6 @@ static int handle_pir(const sgp32_smdp_server *srv, const sgp32_sgp32_profile_in
         server_log(result.success ? SGP32_LOG_INFO : SGP32_LOG_WARN, rec.transaction_id, eid,
                    "handleNotification: PIR for order %s: %s%s%s", order.iccid,
                    result.success ? "installed" : "failed", result.success ? "" : ", ", outcome.message);
-        server_event(srv, &order, 4, &outcome);
     } else {
         if (rc == SGP32_ERR_NOT_FOUND)
             rc = SGP32_OK;
