@@ -38,6 +38,10 @@ int sgp32_crypto_pkey_from_private(const sgp32_ec_private_key *priv, EVP_PKEY **
 /* The uncompressed public point of any supported EC EVP_PKEY (e.g. from an X.509 certificate). */
 int sgp32_crypto_public_from_pkey(const EVP_PKEY *pkey, sgp32_ec_public_key *pub);
 
+/* pub (uncompressed, 04||X||Y) as a point of group into out: on the curve and not infinity, which
+ * with cofactor 1 is all a peer's key needs; else SGP32_ERR_CRYPTO_BAD_KEY. */
+int sgp32_crypto_point_decode(const EC_GROUP *group, const sgp32_ec_public_key *pub, EC_POINT *out);
+
 /* The scalar as a constant-time secure BIGNUM (BN_clear_free it), checked to lie in [1, n-1]:
  * else SGP32_ERR_CRYPTO_BAD_KEY. */
 int sgp32_crypto_scalar_to_bn(const EC_GROUP *group, const uint8_t scalar[SGP32_EC_SCALAR_LEN], BIGNUM **out);

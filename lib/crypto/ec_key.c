@@ -227,9 +227,18 @@ int sgp32_crypto_pkey_from_private(const sgp32_ec_private_key *priv, EVP_PKEY **
     return rc;
 }
 
-/* On the curve and not infinity (the check of sgp32_crypto_pkey_from_public, cofactor 1), decoded
- * on the shared group: mostly one-time keys, which must neither build an EVP_PKEY nor take a slot of
- * the key cache from the long-lived ones. */
+int sgp32_crypto_point_decode(const EC_GROUP *group, const sgp32_ec_public_key *pub, EC_POINT *out)
+{
+    /* only the uncompressed form crosses the API; OpenSSL refuses a point off the curve */
+    if (pub->point[0] != 0x04 || EC_POINT_oct2point(group, out, pub->point, SGP32_EC_POINT_LEN, NULL) != 1 ||
+        EC_POINT_is_at_infinity(group, out))
+        return SGP32_ERR_CRYPTO_BAD_KEY;
+    return SGP32_OK;
+}
+
+/* The check of sgp32_crypto_pkey_from_public (cofactor 1), on the shared group: mostly one-time
+ * keys, which must neither build an EVP_PKEY nor take a slot of the key cache from the long-lived
+ * ones. */
 int sgp32_ec_public_validate(const sgp32_ec_public_key *pub)
 {
     if (!pub)
@@ -237,15 +246,8 @@ int sgp32_ec_public_validate(const sgp32_ec_public_key *pub)
     const EC_GROUP *group = sgp32_crypto_ec_group(pub->curve);
     if (!group)
         return SGP32_ERR_CRYPTO_UNSUPPORTED_CURVE;
-    if (pub->point[0] != 0x04)
-        return SGP32_ERR_CRYPTO_BAD_KEY;
     EC_POINT *q = EC_POINT_new(group);
-    int rc = SGP32_ERR_CRYPTO;
-    if (q)
-        rc = EC_POINT_oct2point(group, q, pub->point, SGP32_EC_POINT_LEN, NULL) == 1 &&
-                     !EC_POINT_is_at_infinity(group, q)
-                 ? SGP32_OK
-                 : SGP32_ERR_CRYPTO_BAD_KEY;
+    int rc = q ? sgp32_crypto_point_decode(group, pub, q) : SGP32_ERR_CRYPTO;
     EC_POINT_free(q);
     return sgp32_crypto_result(rc);
 }

@@ -28,20 +28,15 @@ int sgp32_ecka(const sgp32_ec_private_key *priv, const sgp32_ec_public_key *peer
     const EC_GROUP *group = sgp32_crypto_ec_group(priv->curve);
     if (!group)
         return SGP32_ERR_CRYPTO_UNSUPPORTED_CURVE;
-    if (peer->point[0] != 0x04) /* only the uncompressed form crosses the API */
-        return SGP32_ERR_CRYPTO_BAD_KEY;
     BN_CTX *bnctx = BN_CTX_secure_new();
     EC_POINT *q = EC_POINT_new(group), *shared = EC_POINT_new(group);
     BIGNUM *d = NULL, *x = BN_secure_new();
     int rc = SGP32_ERR_CRYPTO;
     if (!bnctx || !q || !shared || !x)
         goto done;
-    if (EC_POINT_oct2point(group, q, peer->point, SGP32_EC_POINT_LEN, bnctx) != 1 ||
-        EC_POINT_is_at_infinity(group, q)) {
-        rc = SGP32_ERR_CRYPTO_BAD_KEY;
-        goto done;
-    }
-    rc = sgp32_crypto_scalar_to_bn(group, priv->scalar, &d);
+    rc = sgp32_crypto_point_decode(group, peer, q);
+    if (rc == SGP32_OK)
+        rc = sgp32_crypto_scalar_to_bn(group, priv->scalar, &d);
     if (rc != SGP32_OK)
         goto done;
     rc = SGP32_ERR_CRYPTO;

@@ -68,20 +68,11 @@ int sgp32_smdp_es9_cancel_session(const sgp32_smdp_server *srv, const sgp32_smdp
         char msg[48];
         snprintf(msg, sizeof(msg), "session cancelled, reason %lld", (long long)reason);
         sgp32_smdp_status_set(&outcome, reason == 0 ? "8.8.5" : "8", reason == 0 ? "3.8" : "4.2", msg);
-        /* the order update and its event (point 3): one transaction */
-        rc = server_tx_begin(srv);
-        if (!rc) {
-            if (sgp32_smdp_order_step(&order, retry ? SGP32_ORDER_EV_RETRY : SGP32_ORDER_EV_FAILED) ==
-                SGP32_OK) {
-                order.transaction_id[0] = '\0';
-                sgp32_smdp_status ignored = {0};
-                rc = server_order_update(srv, &order, &ignored);
-            }
-            server_event(srv, &order, 3, &outcome);
-            int end = server_tx_end(srv, true);
-            if (!rc)
-                rc = end;
-        }
+        bool stepped =
+            sgp32_smdp_order_step(&order, retry ? SGP32_ORDER_EV_RETRY : SGP32_ORDER_EV_FAILED) == SGP32_OK;
+        if (stepped)
+            order.transaction_id[0] = '\0';
+        rc = server_order_report(srv, &order, stepped, 3, &outcome);
     }
     server_log(SGP32_LOG_INFO, rec.transaction_id, eid, "cancelSession: reason %lld", (long long)reason);
     server_session_end(srv, rec.transaction_id);

@@ -38,15 +38,7 @@ static int wrong_code(const sgp32_smdp_server *srv, sgp32_smdp_order *order, sgp
         fail(resp, "8.2.7", "6.4", 4, "confirmation code retries exceeded");
     else
         fail(resp, "8.2.7", "3.8", 3, "confirmation code refused");
-    /* the confirmation-failure event (point 2) commits with the order it reports */
-    int rc = server_tx_begin(srv);
-    if (rc)
-        return rc;
-    sgp32_smdp_status ignored = {0};
-    rc = server_order_update(srv, order, &ignored);
-    server_event(srv, order, 2, &resp->status);
-    int end = server_tx_end(srv, true);
-    return rc ? rc : end;
+    return server_order_report(srv, order, true, 2, &resp->status); /* confirmation failure */
 }
 
 static void verdict_failure(const sgp32_smdp_check *check, sgp32_smdp_es9_response *resp)

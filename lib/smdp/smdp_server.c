@@ -195,6 +195,18 @@ void server_log(sgp32_log_level level, const char *txid_hex, const char *eid, co
     va_end(ap);
 }
 
+void sgp32_smdp_outbox_item_init(sgp32_smdp_outbox_item *item)
+{
+    memset(item, 0, sizeof(*item));
+    sgp32_buf_init(&item->body, 1 << 20);
+}
+
+void sgp32_smdp_outbox_item_free(sgp32_smdp_outbox_item *item)
+{
+    if (item)
+        sgp32_buf_free(&item->body);
+}
+
 void sgp32_smdp_session_record_init(sgp32_smdp_session_record *r)
 {
     memset(r, 0, sizeof(*r));
@@ -266,6 +278,20 @@ void server_event(const sgp32_smdp_server *srv, const sgp32_smdp_order *order, i
         return;
     sgp32_smdp_event ev = {order, point, status, server_now(srv)};
     srv->config.on_event(srv->config.event_ctx, &ev);
+}
+
+int server_order_report(const sgp32_smdp_server *srv, sgp32_smdp_order *order, bool update, int point,
+                        const sgp32_smdp_status *status)
+{
+    int rc = server_tx_begin(srv);
+    if (rc)
+        return rc;
+    sgp32_smdp_status ignored = {0};
+    if (update)
+        rc = server_order_update(srv, order, &ignored);
+    server_event(srv, order, point, status);
+    int end = server_tx_end(srv, true);
+    return rc ? rc : end;
 }
 
 int server_tx_begin(const sgp32_smdp_server *srv)

@@ -37,6 +37,10 @@ int server_order_update(const sgp32_smdp_server *srv, sgp32_smdp_order *order, s
  * commits when commit is true (and returns its error), else rolls back (and returns SGP32_OK). */
 int server_tx_begin(const sgp32_smdp_server *srv);
 int server_tx_end(const sgp32_smdp_server *srv, bool commit);
+/* The order written (when update) and its event raised, in one transaction, so that the host's
+ * record of the event commits with the change; the event is raised even when the write fails. */
+int server_order_report(const sgp32_smdp_server *srv, sgp32_smdp_order *order, bool update, int point,
+                        const sgp32_smdp_status *status);
 
 /* An EID as ES2+ carries it: 32 decimal digits. */
 bool es2_eid_valid(const char *eid);

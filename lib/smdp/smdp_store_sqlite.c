@@ -398,15 +398,21 @@ static int session_get(void *ctx, const char *txid, sgp32_smdp_session_record *o
     return end(d, s, rc);
 }
 
+/* Step a bound write aimed at one row and end the call: NOT_FOUND when it changed none. */
+static int end_row_write(sgp32_smdp_sqlite *d, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s) == SQLITE_DONE ? SGP32_OK : db_error(d, what);
+    if (!rc && sqlite3_changes(d->db) == 0)
+        rc = SGP32_ERR_NOT_FOUND;
+    return end(d, s, rc);
+}
+
 static int session_delete(void *ctx, const char *txid)
 {
     sgp32_smdp_sqlite *d = ctx;
     sqlite3_stmt *s = begin(d, ST_SESSION_DELETE);
     sqlite3_bind_text(s, 1, txid, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? SGP32_OK : db_error(d, "session delete");
-    if (!rc && sqlite3_changes(d->db) == 0)
-        rc = SGP32_ERR_NOT_FOUND;
-    return end(d, s, rc);
+    return end_row_write(d, s, "session delete");
 }
 
 static int run(sgp32_smdp_sqlite *d, int which)
@@ -467,18 +473,6 @@ int sgp32_smdp_sqlite_count(sgp32_smdp_sqlite *d, int64_t counts[SGP32_ORDER_STA
 
 /* ------------------------------------------------------------------ outbox */
 
-void sgp32_smdp_outbox_item_init(sgp32_smdp_outbox_item *item)
-{
-    memset(item, 0, sizeof(*item));
-    sgp32_buf_init(&item->body, 1 << 20);
-}
-
-void sgp32_smdp_outbox_item_free(sgp32_smdp_outbox_item *item)
-{
-    if (item)
-        sgp32_buf_free(&item->body);
-}
-
 static int outbox_put(void *ctx, const char *body, size_t len)
 {
     sgp32_smdp_sqlite *d = ctx;
@@ -517,10 +511,7 @@ static int outbox_retry(void *ctx, int64_t id, int attempts, int64_t next_attemp
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int(s, 2, attempts);
     sqlite3_bind_int64(s, 3, next_attempt);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? SGP32_OK : db_error(d, "outbox retry");
-    if (!rc && sqlite3_changes(d->db) == 0)
-        rc = SGP32_ERR_NOT_FOUND;
-    return end(d, s, rc);
+    return end_row_write(d, s, "outbox retry");
 }
 
 static int outbox_delete(void *ctx, int64_t id)
@@ -528,10 +519,7 @@ static int outbox_delete(void *ctx, int64_t id)
     sgp32_smdp_sqlite *d = ctx;
     sqlite3_stmt *s = begin(d, ST_OUTBOX_DELETE);
     sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? SGP32_OK : db_error(d, "outbox delete");
-    if (!rc && sqlite3_changes(d->db) == 0)
-        rc = SGP32_ERR_NOT_FOUND;
-    return end(d, s, rc);
+    return end_row_write(d, s, "outbox delete");
 }
 
 sgp32_smdp_store sgp32_smdp_sqlite_store(sgp32_smdp_sqlite *d)
