@@ -10,11 +10,50 @@
  * certificate_verify.c (and callers outside lib/crypto) need no OpenSSL type.
  * Parsing judges nothing: a wrong role or an expired date is the verifier's call.
  */
+#include <limits.h>
 #include <string.h>
 
 #include "certificate_internal.h"
+#include "sgp32/alloc.h"
+#include "sgp32/asn1.h"
 
+#include <openssl/asn1t.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
+
+/*
+ * The Certificate (RFC 5280 §4.1) for OpenSSL's template decoder, with the subjectPublicKeyInfo as
+ * its two plain fields. d2i_X509 would also turn the key into an EVP_PKEY through the provider
+ * decoder framework, which costs OpenSSL 3.0 a few hundred microseconds per certificate: more than
+ * verifying its signature, and an SM-DP+ meets a new CERT.EUICC at every download. The key is
+ * read here directly (named curve, point validated), names, times and extensions stay OpenSSL's.
+ */
+typedef struct certi_spki {
+    X509_ALGOR *algorithm;
+    ASN1_BIT_STRING *key;
+} CERTI_SPKI;
+
+typedef struct certi_tbs {
+    ASN1_INTEGER *version;
+    ASN1_INTEGER *serial;
+    X509_ALGOR *signature;
+    X509_NAME *issuer;
+    X509_VAL *validity;
+    X509_NAME *subject;
+    CERTI_SPKI *key;
+    ASN1_BIT_STRING *issuer_uid, *subject_uid;
+    STACK_OF(X509_EXTENSION) * extensions;
+} CERTI_TBS;
+
+typedef struct certi_cert {
+    CERTI_TBS *tbs;
+    X509_ALGOR *signature_algorithm;
+    ASN1_BIT_STRING *signature;
+} CERTI_CERT;
+
+/* The templates are at the end of the file (clang-format cannot lay out OpenSSL's macros, and
+ * stops formatting what follows them). */
+static const ASN1_ITEM *CERTI_CERT_it(void);
 
 static const char *const role_names[] = {"ci",      "euicc", "eum",    "dp-tls",
                                          "dp-auth", "dp-pb", "ds-tls", "ds-auth"};
@@ -89,10 +128,10 @@ static int parse_name(const X509_NAME *name, sgp32_cert_name *out)
 
 /* Decode one extension by NID: *value NULL when absent, SGP32_ERR_CERT_EXTENSION
  * when it is repeated or does not decode. */
-static int get_ext(const X509 *x, int nid, void **value, int *critical)
+static int get_ext(const STACK_OF(X509_EXTENSION) * x, int nid, void **value, int *critical)
 {
     int crit = -1;
-    *value = X509_get_ext_d2i(x, nid, &crit, NULL);
+    *value = X509V3_get_d2i(x, nid, &crit, NULL);
     if (critical)
         *critical = crit == 1;
     if (*value)
@@ -119,7 +158,7 @@ static int oid_text(const ASN1_OBJECT *obj, char *out, size_t size)
 }
 
 /* certificatePolicies -> GSMA role (RSPDefinitions id-rspRole). */
-static int parse_policies(const X509 *x, sgp32_certificate *cert)
+static int parse_policies(const STACK_OF(X509_EXTENSION) * x, sgp32_certificate *cert)
 {
     CERTIFICATEPOLICIES *policies;
     int critical;
@@ -152,7 +191,7 @@ static int parse_policies(const X509 *x, sgp32_certificate *cert)
     return rc;
 }
 
-static int parse_san(const X509 *x, sgp32_certificate *cert)
+static int parse_san(const STACK_OF(X509_EXTENSION) * x, sgp32_certificate *cert)
 {
     GENERAL_NAMES *names;
     int rc = get_ext(x, NID_subject_alt_name, (void **)&names, NULL);
@@ -184,7 +223,7 @@ static int parse_san(const X509 *x, sgp32_certificate *cert)
 
 /* The EUM's permitted directoryName subtree (variant O, NOTES §6.3). Only
  * the first directoryName subtree is kept: an eUICC outside it is refused. */
-static int parse_name_constraints(const X509 *x, sgp32_certificate *cert)
+static int parse_name_constraints(const STACK_OF(X509_EXTENSION) * x, sgp32_certificate *cert)
 {
     NAME_CONSTRAINTS *nc;
     int rc = get_ext(x, NID_name_constraints, (void **)&nc, NULL);
@@ -253,7 +292,7 @@ static bool is_known_extension(const ASN1_OBJECT *obj)
     return false;
 }
 
-static int parse_extensions(const X509 *x, sgp32_certificate *cert)
+static int parse_extensions(const STACK_OF(X509_EXTENSION) * x, sgp32_certificate *cert)
 {
     void *v;
     int rc;
@@ -326,8 +365,8 @@ static int parse_extensions(const X509 *x, sgp32_certificate *cert)
     ASN1_OBJECT *eins_oid = OBJ_txt2obj(SGP32_CERTI_OID_PERMITTED_EINS, 1);
     if (!eins_oid)
         return SGP32_ERR_CRYPTO;
-    for (int i = 0; i < X509_get_ext_count(x) && rc == SGP32_OK; i++) {
-        const X509_EXTENSION *ext = X509_get_ext(x, i);
+    for (int i = 0; i < X509v3_get_ext_count(x) && rc == SGP32_OK; i++) {
+        const X509_EXTENSION *ext = X509v3_get_ext(x, i);
         const ASN1_OBJECT *obj = X509_EXTENSION_get_object((X509_EXTENSION *)ext);
         if (OBJ_cmp(obj, eins_oid) == 0) {
             if (cert->permitted_eins_count)
@@ -342,9 +381,46 @@ static int parse_extensions(const X509 *x, sgp32_certificate *cert)
     return rc;
 }
 
-static int parse_x509(const X509 *x, sgp32_certificate *cert)
+/* The subjectPublicKeyInfo: id-ecPublicKey on a named supported curve, a valid point (compressed or
+ * not; kept uncompressed). */
+static int parse_key(const CERTI_SPKI *spki, sgp32_ec_public_key *pub)
 {
-    const ASN1_INTEGER *serial = X509_get0_serialNumber(x);
+    const ASN1_OBJECT *algorithm, *curve_oid;
+    int ptype;
+    const void *pval;
+    X509_ALGOR_get0(&algorithm, &ptype, &pval, spki->algorithm);
+    if (OBJ_obj2nid(algorithm) != NID_X9_62_id_ecPublicKey)
+        return SGP32_ERR_CRYPTO_BAD_KEY;
+    if (ptype != V_ASN1_OBJECT)
+        return SGP32_ERR_CRYPTO_UNSUPPORTED_CURVE; /* explicit or implicit parameters */
+    curve_oid = pval;
+    int nid = OBJ_obj2nid(curve_oid);
+    sgp32_curve curve = nid == NID_X9_62_prime256v1  ? SGP32_CURVE_NIST_P256
+                        : nid == NID_brainpoolP256r1 ? SGP32_CURVE_BRAINPOOL_P256R1
+                                                     : (sgp32_curve)-1;
+    const EC_GROUP *group = (int)curve >= 0 ? sgp32_crypto_ec_group(curve) : NULL;
+    if ((int)curve < 0)
+        return SGP32_ERR_CRYPTO_UNSUPPORTED_CURVE;
+    if (!group)
+        return SGP32_ERR_CRYPTO;
+    if (spki->key->flags & 0x07)
+        return SGP32_ERR_CRYPTO_BAD_KEY; /* a point is whole bytes */
+    EC_POINT *point = EC_POINT_new(group);
+    int rc = point &&
+                     EC_POINT_oct2point(group, point, ASN1_STRING_get0_data(spki->key),
+                                        (size_t)ASN1_STRING_length(spki->key), NULL) == 1 &&
+                     EC_POINT_point2oct(group, point, POINT_CONVERSION_UNCOMPRESSED, pub->point,
+                                        sizeof(pub->point), NULL) == sizeof(pub->point)
+                 ? SGP32_OK
+                 : SGP32_ERR_CRYPTO_BAD_KEY;
+    EC_POINT_free(point);
+    pub->curve = curve;
+    return rc ? rc : sgp32_ec_public_validate(pub);
+}
+
+static int parse_tbs(const CERTI_TBS *tbs, sgp32_certificate *cert)
+{
+    const ASN1_INTEGER *serial = tbs->serial;
     int n = ASN1_STRING_length(serial);
     if (n <= 0 || n > SGP32_CERT_SERIAL_MAX)
         return SGP32_ERR_CERT_PARSE;
@@ -352,22 +428,15 @@ static int parse_x509(const X509 *x, sgp32_certificate *cert)
     memcpy(cert->serial, ASN1_STRING_get0_data(serial), cert->serial_len);
 
     int rc;
-    if ((rc = parse_name(X509_get_subject_name(x), &cert->subject)) ||
-        (rc = parse_name(X509_get_issuer_name(x), &cert->issuer)))
+    if ((rc = parse_name(tbs->subject, &cert->subject)) || (rc = parse_name(tbs->issuer, &cert->issuer)))
         return rc;
-    cert->self_issued = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
+    cert->self_issued = X509_NAME_cmp(tbs->subject, tbs->issuer) == 0;
 
-    if ((rc = sgp32_certi_time_to_unix(X509_get0_notBefore(x), &cert->not_before)) ||
-        (rc = sgp32_certi_time_to_unix(X509_get0_notAfter(x), &cert->not_after)))
-        return rc;
-
-    const EVP_PKEY *pkey = X509_get0_pubkey(x);
-    if (!pkey)
-        return SGP32_ERR_CERT_PARSE;
-    if ((rc = sgp32_crypto_public_from_pkey(pkey, &cert->public_key)))
+    if ((rc = sgp32_certi_time_to_unix(tbs->validity->notBefore, &cert->not_before)) ||
+        (rc = sgp32_certi_time_to_unix(tbs->validity->notAfter, &cert->not_after)))
         return rc;
 
-    if ((rc = parse_extensions(x, cert)))
+    if ((rc = parse_key(tbs->key, &cert->public_key)) || (rc = parse_extensions(tbs->extensions, cert)))
         return rc;
 
     /* The EID: 32 digits in the subject serialNumber (check digits judged by the verifier). */
@@ -379,29 +448,84 @@ static int parse_x509(const X509 *x, sgp32_certificate *cert)
     return SGP32_OK;
 }
 
-int sgp32_cert_parse(const uint8_t *der, size_t len, sgp32_certificate *cert)
+static int copy_name_der(const X509_NAME *name, uint8_t *out, size_t *out_len)
+{
+    const unsigned char *der;
+    size_t len;
+    if (X509_NAME_get0_der((X509_NAME *)name, &der, &len) != 1 || len > SGP32_CERTI_NAME_DER_MAX)
+        return SGP32_ERR_CERT_PARSE;
+    memcpy(out, der, len);
+    *out_len = len;
+    return SGP32_OK;
+}
+
+/* The signature and the names as signed: tbsCertificate is the first element of the Certificate
+ * SEQUENCE, hashed exactly as received. */
+static int parse_signed(const uint8_t *der, size_t len, const CERTI_CERT *c, sgp32_certi_signed *out)
+{
+    memset(out, 0, sizeof(*out));
+    sgp32_asn1_tlv whole, tbs;
+    size_t used;
+    int rc = sgp32_asn1_read_tlv(der, len, &whole, &used);
+    if (!rc)
+        rc = sgp32_asn1_read_tlv(whole.value.data, whole.value.len, &tbs, &used);
+    if (!rc)
+        rc = sgp32_sha256(whole.value.data, used, out->tbs_sha256);
+    if (rc)
+        return SGP32_ERR_CERT_PARSE;
+    if ((rc = copy_name_der(c->tbs->issuer, out->issuer, &out->issuer_len)) ||
+        (rc = copy_name_der(c->tbs->subject, out->subject, &out->subject_len)))
+        return rc;
+    const ASN1_BIT_STRING *sig = c->signature;
+    out->ecdsa_sha256 =
+        OBJ_obj2nid(c->signature_algorithm->algorithm) == NID_ecdsa_with_SHA256 &&
+        X509_ALGOR_cmp(c->signature_algorithm, c->tbs->signature) == 0 && !(sig->flags & 0x07) &&
+        sgp32_ecdsa_der_to_raw(ASN1_STRING_get0_data(sig), (size_t)ASN1_STRING_length(sig), out->signature) ==
+            SGP32_OK;
+    return SGP32_OK;
+}
+
+int sgp32_certi_parse(const uint8_t *der, size_t len, sgp32_certificate *cert,
+                      sgp32_certi_signed *signed_part)
 {
     if (!der || !cert)
         return SGP32_ERR_INVALID_ARGUMENT;
     /* The parse is a pure function of the bytes: a kept copy for exactly these bytes is the answer. */
-    if (sgp32_certi_parse_cache_get(der, len, cert))
+    if (sgp32_certi_parse_cache_get(der, len, cert, signed_part))
         return SGP32_OK;
     memset(cert, 0, sizeof(*cert));
     cert->role = SGP32_CERT_ROLE_NONE;
     cert->path_len = -1;
-    X509 *x = sgp32_certi_x509_from_der(der, len);
-    if (!x)
+    if (len == 0 || len > (size_t)LONG_MAX)
         return SGP32_ERR_CERT_PARSE;
-    int rc = parse_x509(x, cert);
-    X509_free(x);
+    const unsigned char *p = der;
+    CERTI_CERT *c = (CERTI_CERT *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(CERTI_CERT));
+    int rc = c && (size_t)(p - der) == len ? SGP32_OK : SGP32_ERR_CERT_PARSE;
+    sgp32_certi_signed *scratch = rc ? NULL : sgp32_alloc(sizeof(*scratch));
+    if (!rc && !scratch)
+        rc = SGP32_ERR_NO_MEMORY;
+    if (!rc)
+        rc = parse_tbs(c->tbs, cert);
+    if (!rc)
+        rc = parse_signed(der, len, c, scratch);
+    ASN1_item_free((ASN1_VALUE *)c, ASN1_ITEM_rptr(CERTI_CERT));
+    ERR_clear_error();
     if (rc) {
         memset(cert, 0, sizeof(*cert));
         cert->role = SGP32_CERT_ROLE_NONE;
         cert->path_len = -1;
     } else {
-        sgp32_certi_parse_cache_put(der, len, cert); /* failures are not kept */
+        sgp32_certi_parse_cache_put(der, len, cert, scratch); /* failures are not kept */
+        if (signed_part)
+            *signed_part = *scratch;
     }
+    sgp32_free(scratch, sizeof(*scratch));
     return rc;
+}
+
+int sgp32_cert_parse(const uint8_t *der, size_t len, sgp32_certificate *cert)
+{
+    return sgp32_certi_parse(der, len, cert, NULL);
 }
 
 /* ASCII case-insensitive equality of two strings of which a has length a_len. */
@@ -445,3 +569,29 @@ bool sgp32_cert_matches_host(const sgp32_certificate *cert, const char *host)
     }
     return false;
 }
+
+/* OpenSSL's template macros, laid out by hand (to the end of the file). */
+/* clang-format off */
+ASN1_SEQUENCE(CERTI_SPKI) = {
+    ASN1_SIMPLE(CERTI_SPKI, algorithm, X509_ALGOR),
+    ASN1_SIMPLE(CERTI_SPKI, key, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(CERTI_SPKI)
+
+ASN1_SEQUENCE(CERTI_TBS) = {
+    ASN1_EXP_OPT(CERTI_TBS, version, ASN1_INTEGER, 0),
+    ASN1_SIMPLE(CERTI_TBS, serial, ASN1_INTEGER),
+    ASN1_SIMPLE(CERTI_TBS, signature, X509_ALGOR),
+    ASN1_SIMPLE(CERTI_TBS, issuer, X509_NAME),
+    ASN1_SIMPLE(CERTI_TBS, validity, X509_VAL),
+    ASN1_SIMPLE(CERTI_TBS, subject, X509_NAME),
+    ASN1_SIMPLE(CERTI_TBS, key, CERTI_SPKI),
+    ASN1_IMP_OPT(CERTI_TBS, issuer_uid, ASN1_BIT_STRING, 1),
+    ASN1_IMP_OPT(CERTI_TBS, subject_uid, ASN1_BIT_STRING, 2),
+    ASN1_EXP_SEQUENCE_OF_OPT(CERTI_TBS, extensions, X509_EXTENSION, 3),
+} static_ASN1_SEQUENCE_END(CERTI_TBS)
+
+ASN1_SEQUENCE(CERTI_CERT) = {
+    ASN1_SIMPLE(CERTI_CERT, tbs, CERTI_TBS),
+    ASN1_SIMPLE(CERTI_CERT, signature_algorithm, X509_ALGOR),
+    ASN1_SIMPLE(CERTI_CERT, signature, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(CERTI_CERT)

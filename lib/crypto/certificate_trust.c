@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "certificate_internal.h"
+#include "sgp32/alloc.h"
 
 void sgp32_ci_set_init(sgp32_ci_set *set)
 {
@@ -28,22 +29,20 @@ const sgp32_ci_entry *sgp32_ci_set_find(const sgp32_ci_set *set, const uint8_t *
     return NULL;
 }
 
+/* A CI: its role, CA, an SKI (the PKID), self-issued and self-signed. */
 static int check_ci(const uint8_t *der, size_t len, sgp32_certificate *cert)
 {
-    int rc = sgp32_cert_parse(der, len, cert);
-    if (rc)
-        return rc;
-    if (cert->role != SGP32_CERT_ROLE_CI || !cert->role_critical)
-        return SGP32_ERR_CERT_POLICY;
-    if (cert->ski.len == 0 || !cert->has_basic_constraints || !cert->is_ca)
-        return SGP32_ERR_CERT_EXTENSION;
-    if (!cert->self_issued)
-        return SGP32_ERR_CERT_CHAIN;
-    X509 *x = sgp32_certi_x509_from_der(der, len);
-    if (!x)
-        return SGP32_ERR_CERT_PARSE;
-    rc = sgp32_certi_check_signature(x, &cert->public_key);
-    X509_free(x);
+    sgp32_certi_signed *self = sgp32_alloc(sizeof(*self));
+    int rc = self ? sgp32_certi_parse(der, len, cert, self) : SGP32_ERR_NO_MEMORY;
+    if (!rc && (cert->role != SGP32_CERT_ROLE_CI || !cert->role_critical))
+        rc = SGP32_ERR_CERT_POLICY;
+    if (!rc && (cert->ski.len == 0 || !cert->has_basic_constraints || !cert->is_ca))
+        rc = SGP32_ERR_CERT_EXTENSION;
+    if (!rc && !cert->self_issued)
+        rc = SGP32_ERR_CERT_CHAIN;
+    if (!rc)
+        rc = sgp32_certi_check_signature(self, &cert->public_key);
+    sgp32_free(self, sizeof(*self));
     return rc;
 }
 

@@ -17,18 +17,29 @@
 
 #include <openssl/err.h>
 
-int sgp32_certi_check_signature(X509 *x, const sgp32_ec_public_key *issuer_key)
+int sgp32_certi_check_signature(const sgp32_certi_signed *child, const sgp32_ec_public_key *issuer_key)
 {
-    if (X509_get_signature_nid(x) != NID_ecdsa_with_SHA256)
+    if (!child->ecdsa_sha256)
         return SGP32_ERR_CERT_SIGNATURE;
-    EVP_PKEY *pkey = NULL;
-    int rc = sgp32_crypto_pkey_public_cached(issuer_key, &pkey);
-    if (rc)
-        return rc;
-    int ok = X509_verify(x, pkey);
-    EVP_PKEY_free(pkey);
+    int rc = sgp32_crypto_ecdsa_verify_digest(issuer_key, child->tbs_sha256, child->signature);
+    return rc == SGP32_ERR_CRYPTO_BAD_SIGNATURE ? SGP32_ERR_CERT_SIGNATURE : rc;
+}
+
+bool sgp32_certi_names_link(const sgp32_certi_signed *child, const sgp32_certi_signed *parent)
+{
+    if (child->issuer_len == parent->subject_len &&
+        memcmp(child->issuer, parent->subject, child->issuer_len) == 0)
+        return true;
+    /* Different encodings may still be the same name (case, spaces, string types): OpenSSL's
+     * comparison of the canonical forms decides. */
+    const unsigned char *a = child->issuer, *b = parent->subject;
+    X509_NAME *issuer = d2i_X509_NAME(NULL, &a, (long)child->issuer_len);
+    X509_NAME *subject = d2i_X509_NAME(NULL, &b, (long)parent->subject_len);
+    bool same = issuer && subject && X509_NAME_cmp(issuer, subject) == 0;
+    X509_NAME_free(issuer);
+    X509_NAME_free(subject);
     ERR_clear_error();
-    return ok == 1 ? SGP32_OK : SGP32_ERR_CERT_SIGNATURE;
+    return same;
 }
 
 static int check_dates(const sgp32_certificate *cert, int64_t now)
@@ -47,37 +58,29 @@ static bool key_id_equal(const sgp32_cert_key_id *a, const sgp32_cert_key_id *b)
     return a->len != 0 && a->len == b->len && memcmp(a->id, b->id, a->len) == 0;
 }
 
-/* child names parent as its issuer, by AKI -> SKI and by distinguished name; child_x NULL: the
- * link cache already vouches for the names (and the signature) of exactly these two DERs. */
-static int check_link(X509 *child_x, const sgp32_certificate *child, X509 *parent_x,
-                      const sgp32_certificate *parent)
+/* child names parent as its issuer, by AKI -> SKI and by distinguished name; known: the link
+ * cache already vouches for the names (and the signature) of exactly these two DERs. */
+static int check_link(bool known, const sgp32_certi_signed *child_signed, const sgp32_certificate *child,
+                      const sgp32_certi_signed *parent_signed, const sgp32_certificate *parent)
 {
     if (!key_id_equal(&child->aki, &parent->ski))
         return SGP32_ERR_CERT_CHAIN;
-    if (child_x && X509_NAME_cmp(X509_get_issuer_name(child_x), X509_get_subject_name(parent_x)) != 0)
+    if (!known && !sgp32_certi_names_link(child_signed, parent_signed))
         return SGP32_ERR_CERT_CHAIN;
     return SGP32_OK;
 }
 
 /* The signature of child under parent's key; remembered (with the name link checked before) when
  * it verifies. known: the link cache had it, nothing to do. */
-static int check_link_signature(bool known, X509 *child_x, sgp32_bytes child_der, sgp32_bytes parent_der,
-                                const sgp32_ec_public_key *parent_key)
+static int check_link_signature(bool known, const sgp32_certi_signed *child_signed, sgp32_bytes child_der,
+                                sgp32_bytes parent_der, const sgp32_ec_public_key *parent_key)
 {
     if (known)
         return SGP32_OK;
-    int rc = sgp32_certi_check_signature(child_x, parent_key);
+    int rc = sgp32_certi_check_signature(child_signed, parent_key);
     if (rc == SGP32_OK)
         sgp32_certi_link_remember(child_der, parent_der);
     return rc;
-}
-
-/* d2i for a link that the cache does not vouch for (once). */
-static int need_x509(X509 **x, sgp32_bytes der)
-{
-    if (!*x)
-        *x = sgp32_certi_x509_from_der(der.data, der.len);
-    return *x ? SGP32_OK : SGP32_ERR_CERT_PARSE;
 }
 
 static bool may_sign_certificates(const sgp32_certificate *cert)
@@ -118,25 +121,25 @@ static int check_eum_range(const sgp32_certificate *eum, const sgp32_certificate
     return SGP32_OK;
 }
 
-typedef struct chain_x509 {
-    X509 *ci, *eum, *leaf;
-} chain_x509;
+/* The signed parts of a chain's certificates (a few KiB: on the heap). */
+typedef struct chain_signed {
+    sgp32_certi_signed ci, eum, leaf;
+    sgp32_certificate ci_cert; /* the CI's parse, when its signed part is needed */
+} chain_signed;
 
-static void chain_free(chain_x509 *c)
+/* The CI's signed part, for the name of a link that the link cache does not vouch for. */
+static int ci_signed(const sgp32_ci_entry *ci, chain_signed *x)
 {
-    X509_free(c->ci);
-    X509_free(c->eum);
-    X509_free(c->leaf);
-    ERR_clear_error();
+    return sgp32_certi_parse(ci->der, ci->der_len, &x->ci_cert, &x->ci);
 }
 
 static int euicc_chain(const sgp32_ci_set *cis, sgp32_bytes eum_der, sgp32_bytes euicc_der, int64_t now,
-                       const uint8_t *expected_eid, sgp32_euicc_chain *out, chain_x509 *x)
+                       const uint8_t *expected_eid, sgp32_euicc_chain *out, chain_signed *x)
 {
     sgp32_certificate *eum = &out->eum, *euicc = &out->euicc;
     int rc;
-    if ((rc = sgp32_cert_parse(eum_der.data, eum_der.len, eum)) ||
-        (rc = sgp32_cert_parse(euicc_der.data, euicc_der.len, euicc)))
+    if ((rc = sgp32_certi_parse(eum_der.data, eum_der.len, eum, &x->eum)) ||
+        (rc = sgp32_certi_parse(euicc_der.data, euicc_der.len, euicc, &x->leaf)))
         return rc;
 
     /* Roles. */
@@ -157,20 +160,19 @@ static int euicc_chain(const sgp32_ci_set *cis, sgp32_bytes eum_der, sgp32_bytes
     /* Names and signatures of each link, unless the link cache has them for these exact DERs. */
     bool eum_known = sgp32_certi_link_known(eum_der, ci_der);
     bool leaf_known = sgp32_certi_link_known(euicc_der, eum_der);
-    if ((!eum_known && ((rc = need_x509(&x->eum, eum_der)) || (rc = need_x509(&x->ci, ci_der)))) ||
-        (!leaf_known && ((rc = need_x509(&x->leaf, euicc_der)) || (rc = need_x509(&x->eum, eum_der)))))
+    if (!eum_known && (rc = ci_signed(ci, x)))
         return rc;
 
     /* Links. */
-    if ((rc = check_link(eum_known ? NULL : x->eum, eum, x->ci, &ci->cert)) ||
-        (rc = check_link(leaf_known ? NULL : x->leaf, euicc, x->eum, eum)))
+    if ((rc = check_link(eum_known, &x->eum, eum, &x->ci, &ci->cert)) ||
+        (rc = check_link(leaf_known, &x->leaf, euicc, &x->eum, eum)))
         return rc;
     if (!may_sign_certificates(eum))
         return SGP32_ERR_CERT_CHAIN;
 
     /* Signatures. */
-    if ((rc = check_link_signature(eum_known, x->eum, eum_der, ci_der, &ci->cert.public_key)) ||
-        (rc = check_link_signature(leaf_known, x->leaf, euicc_der, eum_der, &eum->public_key)))
+    if ((rc = check_link_signature(eum_known, &x->eum, eum_der, ci_der, &ci->cert.public_key)) ||
+        (rc = check_link_signature(leaf_known, &x->leaf, euicc_der, eum_der, &eum->public_key)))
         return rc;
 
     if (eum->unknown_critical_extension || euicc->unknown_critical_extension || euicc->is_ca ||
@@ -199,11 +201,9 @@ int sgp32_cert_verify_euicc_chain(const sgp32_ci_set *cis, sgp32_bytes eum, sgp3
     if (!cis || !eum.data || !euicc.data)
         return SGP32_ERR_INVALID_ARGUMENT;
     sgp32_euicc_chain *result = out ? out : sgp32_alloc(sizeof(*result));
-    if (!result)
-        return SGP32_ERR_NO_MEMORY;
-    chain_x509 x = {NULL, NULL, NULL};
-    int rc = euicc_chain(cis, eum, euicc, now, expected_eid, result, &x);
-    chain_free(&x);
+    chain_signed *x = sgp32_alloc(sizeof(*x));
+    int rc = result && x ? euicc_chain(cis, eum, euicc, now, expected_eid, result, x) : SGP32_ERR_NO_MEMORY;
+    sgp32_free(x, sizeof(*x));
     if (!out)
         sgp32_free(result, sizeof(*result));
     return rc;
@@ -215,9 +215,9 @@ static bool is_tls_role(sgp32_cert_role role)
 }
 
 static int ci_issued(const sgp32_ci_set *cis, sgp32_bytes der, sgp32_cert_role role, const char *host,
-                     int64_t now, sgp32_certificate *cert, chain_x509 *x)
+                     int64_t now, sgp32_certificate *cert, chain_signed *x)
 {
-    int rc = sgp32_cert_parse(der.data, der.len, cert);
+    int rc = sgp32_certi_parse(der.data, der.len, cert, &x->leaf);
     if (rc)
         return rc;
 
@@ -233,11 +233,11 @@ static int ci_issued(const sgp32_ci_set *cis, sgp32_bytes der, sgp32_cert_role r
         return SGP32_ERR_CERT_UNKNOWN_CI;
     sgp32_bytes ci_der = SGP32_BYTES(ci->der, ci->der_len);
     bool known = sgp32_certi_link_known(der, ci_der);
-    if (!known && ((rc = need_x509(&x->leaf, der)) || (rc = need_x509(&x->ci, ci_der))))
+    if (!known && (rc = ci_signed(ci, x)))
         return rc;
-    if ((rc = check_link(known ? NULL : x->leaf, cert, x->ci, &ci->cert)))
+    if ((rc = check_link(known, &x->leaf, cert, &x->ci, &ci->cert)))
         return rc;
-    if ((rc = check_link_signature(known, x->leaf, der, ci_der, &ci->cert.public_key)))
+    if ((rc = check_link_signature(known, &x->leaf, der, ci_der, &ci->cert.public_key)))
         return rc;
 
     if (cert->unknown_critical_extension || cert->is_ca)
@@ -267,36 +267,30 @@ int sgp32_cert_verify_dp(const sgp32_ci_set *cis, sgp32_bytes cert, sgp32_cert_r
     if (host && !is_tls_role(role))
         return SGP32_ERR_INVALID_ARGUMENT;
     sgp32_certificate *result = out ? out : sgp32_alloc(sizeof(*result));
-    if (!result)
-        return SGP32_ERR_NO_MEMORY;
-    chain_x509 x = {NULL, NULL, NULL};
-    int rc = ci_issued(cis, cert, role, host, now, result, &x);
-    chain_free(&x);
+    chain_signed *x = sgp32_alloc(sizeof(*x));
+    int rc = result && x ? ci_issued(cis, cert, role, host, now, result, x) : SGP32_ERR_NO_MEMORY;
+    sgp32_free(x, sizeof(*x));
     if (!out)
         sgp32_free(result, sizeof(*result));
     return rc;
 }
 
 static int issued_by(sgp32_bytes der, sgp32_bytes issuer_der, int64_t now, sgp32_certificate *cert,
-                     sgp32_certificate *issuer, chain_x509 *x)
+                     sgp32_certificate *issuer, chain_signed *x)
 {
     int rc;
-    if ((rc = sgp32_cert_parse(der.data, der.len, cert)) ||
-        (rc = sgp32_cert_parse(issuer_der.data, issuer_der.len, issuer)))
+    if ((rc = sgp32_certi_parse(der.data, der.len, cert, &x->leaf)) ||
+        (rc = sgp32_certi_parse(issuer_der.data, issuer_der.len, issuer, &x->ci)))
         return rc;
-    x->leaf = sgp32_certi_x509_from_der(der.data, der.len);
-    x->ci = sgp32_certi_x509_from_der(issuer_der.data, issuer_der.len);
-    if (!x->leaf || !x->ci)
-        return SGP32_ERR_CERT_PARSE;
     bool same = der.len == issuer_der.len && memcmp(der.data, issuer_der.data, der.len) == 0;
 
     if (cert->aki.len && issuer->ski.len && !key_id_equal(&cert->aki, &issuer->ski))
         return SGP32_ERR_CERT_CHAIN;
-    if (X509_NAME_cmp(X509_get_issuer_name(x->leaf), X509_get_subject_name(x->ci)) != 0)
+    if (!sgp32_certi_names_link(&x->leaf, &x->ci))
         return SGP32_ERR_CERT_CHAIN;
     if (!same && !may_sign_certificates(issuer))
         return SGP32_ERR_CERT_CHAIN;
-    if ((rc = sgp32_certi_check_signature(x->leaf, &issuer->public_key)))
+    if ((rc = sgp32_certi_check_signature(&x->leaf, &issuer->public_key)))
         return rc;
     if (cert->unknown_critical_extension || issuer->unknown_critical_extension)
         return SGP32_ERR_CERT_EXTENSION;
@@ -311,12 +305,10 @@ int sgp32_cert_verify_issued_by(sgp32_bytes cert, sgp32_bytes issuer, int64_t no
         return SGP32_ERR_INVALID_ARGUMENT;
     sgp32_certificate *result = out ? out : sgp32_alloc(sizeof(*result));
     sgp32_certificate *issuer_cert = sgp32_alloc(sizeof(*issuer_cert));
-    int rc = SGP32_ERR_NO_MEMORY;
-    if (result && issuer_cert) {
-        chain_x509 x = {NULL, NULL, NULL};
-        rc = issued_by(cert, issuer, now, result, issuer_cert, &x);
-        chain_free(&x);
-    }
+    chain_signed *x = sgp32_alloc(sizeof(*x));
+    int rc = result && issuer_cert && x ? issued_by(cert, issuer, now, result, issuer_cert, x)
+                                        : SGP32_ERR_NO_MEMORY;
+    sgp32_free(x, sizeof(*x));
     sgp32_free(issuer_cert, sizeof(*issuer_cert));
     if (!out)
         sgp32_free(result, sizeof(*result));

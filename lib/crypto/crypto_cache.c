@@ -14,7 +14,8 @@
  *     (curve, exact key bytes), KEY_SLOTS entries in sets of KEY_WAYS, least
  *     recently used of its set out;
  *     only keys that passed every check of the uncached path enter;
- *   - sgp32_cert_parse results, keyed by the exact DER, CERT_SLOTS entries;
+ *   - sgp32_cert_parse results (with the signed part the chain verifier
+ *     needs), keyed by the exact DER, CERT_SLOTS entries;
  *   - verified certificate links "child DER names parent DER as issuer and its
  *     signature verifies under the parent's key", keyed by both exact DERs,
  *     LINK_SLOTS entries. Only positive results are kept: both facts are pure
@@ -127,6 +128,7 @@ typedef struct cert_slot {
     size_t len;
     uint64_t hash, used;
     sgp32_certificate cert;
+    sgp32_certi_signed signed_part;
 } cert_slot;
 
 typedef struct link_slot {
@@ -321,7 +323,8 @@ int sgp32_crypto_pkey_private_cached(const sgp32_ec_private_key *priv, EVP_PKEY 
 
 /* ------------------------------------------------------------ certificates */
 
-bool sgp32_certi_parse_cache_get(const uint8_t *der, size_t len, sgp32_certificate *cert)
+bool sgp32_certi_parse_cache_get(const uint8_t *der, size_t len, sgp32_certificate *cert,
+                                 sgp32_certi_signed *signed_part)
 {
     algs();
     uint64_t h = fnv(0xcbf29ce484222325ULL, der, len);
@@ -332,6 +335,8 @@ bool sgp32_certi_parse_cache_get(const uint8_t *der, size_t len, sgp32_certifica
         if (c->der && c->hash == h && c->len == len && memcmp(c->der, der, len) == 0) {
             c->used = ++tick;
             *cert = c->cert;
+            if (signed_part)
+                *signed_part = c->signed_part;
             found = true;
         }
     }
@@ -343,7 +348,8 @@ bool sgp32_certi_parse_cache_get(const uint8_t *der, size_t len, sgp32_certifica
     return found;
 }
 
-void sgp32_certi_parse_cache_put(const uint8_t *der, size_t len, const sgp32_certificate *cert)
+void sgp32_certi_parse_cache_put(const uint8_t *der, size_t len, const sgp32_certificate *cert,
+                                 const sgp32_certi_signed *signed_part)
 {
     uint64_t h = fnv(0xcbf29ce484222325ULL, der, len);
     uint8_t *copy = malloc(len);
@@ -374,6 +380,7 @@ void sgp32_certi_parse_cache_put(const uint8_t *der, size_t len, const sgp32_cer
         victim->hash = h;
         victim->used = ++tick;
         victim->cert = *cert;
+        victim->signed_part = *signed_part;
     }
     pthread_mutex_unlock(&lock);
     free(copy);

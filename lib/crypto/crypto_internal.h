@@ -46,6 +46,10 @@ int sgp32_crypto_point_decode(const EC_GROUP *group, const sgp32_ec_public_key *
  * else SGP32_ERR_CRYPTO_BAD_KEY. */
 int sgp32_crypto_scalar_to_bn(const EC_GROUP *group, const uint8_t scalar[SGP32_EC_SCALAR_LEN], BIGNUM **out);
 
+/* sgp32_ecdsa_verify of a SHA-256 value already computed. */
+int sgp32_crypto_ecdsa_verify_digest(const sgp32_ec_public_key *pub, const uint8_t digest[SGP32_SHA256_LEN],
+                                     const uint8_t sig[SGP32_EC_RAW_SIG_LEN]);
+
 /* AES-128-CMAC (NIST SP 800-38B, RFC 4493) over the concatenation of parts. */
 int sgp32_crypto_aes_cmac(const uint8_t key[SGP32_AES_BLOCK], const sgp32_bytes *parts, size_t count,
                           uint8_t mac[SGP32_AES_BLOCK]);

@@ -159,11 +159,9 @@ int sgp32_ecdsa_sign(const sgp32_ec_private_key *priv, const sgp32_bytes *parts,
     return sgp32_crypto_result(rc);
 }
 
-int sgp32_ecdsa_verify(const sgp32_ec_public_key *pub, const sgp32_bytes *parts, size_t count,
-                       const uint8_t sig[SGP32_EC_RAW_SIG_LEN])
+int sgp32_crypto_ecdsa_verify_digest(const sgp32_ec_public_key *pub, const uint8_t digest[SGP32_SHA256_LEN],
+                                     const uint8_t sig[SGP32_EC_RAW_SIG_LEN])
 {
-    if (!pub || !sig || check_parts(parts, count) != SGP32_OK)
-        return SGP32_ERR_INVALID_ARGUMENT;
     uint8_t der[SGP32_EC_DER_SIG_MAX];
     size_t der_len = sizeof(der);
     if (sgp32_ecdsa_raw_to_der(sig, der, &der_len) != SGP32_OK)
@@ -172,17 +170,22 @@ int sgp32_ecdsa_verify(const sgp32_ec_public_key *pub, const sgp32_bytes *parts,
     int rc = sgp32_crypto_pkey_public_cached(pub, &pkey);
     if (rc != SGP32_OK)
         return rc;
-    uint8_t digest[SGP32_SHA256_LEN];
-    rc = sgp32_sha256_parts(parts, count, digest);
-    EVP_PKEY_CTX *ctx = rc == SGP32_OK ? pkey_ctx(pkey, false) : NULL;
-    if (rc == SGP32_OK) {
-        /* 1 valid; 0 wrong; negative for a signature OpenSSL cannot even use (r or s >= n). */
-        rc = !ctx ? SGP32_ERR_CRYPTO
-             : EVP_PKEY_verify(ctx, der, der_len, digest, sizeof(digest)) == 1
-                 ? SGP32_OK
-                 : SGP32_ERR_CRYPTO_BAD_SIGNATURE;
-    }
+    EVP_PKEY_CTX *ctx = pkey_ctx(pkey, false);
+    /* 1 valid; 0 wrong; negative for a signature OpenSSL cannot even use (r or s >= n). */
+    rc = !ctx                                                                ? SGP32_ERR_CRYPTO
+         : EVP_PKEY_verify(ctx, der, der_len, digest, SGP32_SHA256_LEN) == 1 ? SGP32_OK
+                                                                             : SGP32_ERR_CRYPTO_BAD_SIGNATURE;
     EVP_PKEY_CTX_free(ctx);
     EVP_PKEY_free(pkey);
     return sgp32_crypto_result(rc);
+}
+
+int sgp32_ecdsa_verify(const sgp32_ec_public_key *pub, const sgp32_bytes *parts, size_t count,
+                       const uint8_t sig[SGP32_EC_RAW_SIG_LEN])
+{
+    if (!pub || !sig || check_parts(parts, count) != SGP32_OK)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    uint8_t digest[SGP32_SHA256_LEN];
+    int rc = sgp32_sha256_parts(parts, count, digest);
+    return rc ? rc : sgp32_crypto_ecdsa_verify_digest(pub, digest, sig);
 }

@@ -17,6 +17,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "../../lib/crypto/certificate_internal.h" /* first: it sets the OpenSSL API level */
 #include "alloc_fail.h"
 #include "sgp32/certificate.h"
 #include "sgp32/text.h"
@@ -245,6 +246,38 @@ static void parse_rejects_garbage(void **state)
     free_sgp26(&s);
 }
 
+/* A Name of one RDN: organizationName as a string of the given type (0x13 PrintableString,
+ * 0x0C UTF8String). */
+static size_t one_rdn_name(uint8_t *out, uint8_t string_type, const char *value)
+{
+    size_t v = strlen(value), attribute = 5 + 2 + v, set = 2 + attribute, name = 2 + set;
+    uint8_t *p = out;
+    *p++ = 0x30, *p++ = (uint8_t)name;      /* Name: SEQUENCE OF */
+    *p++ = 0x31, *p++ = (uint8_t)set;       /* RelativeDistinguishedName: SET OF */
+    *p++ = 0x30, *p++ = (uint8_t)attribute; /* AttributeTypeAndValue */
+    *p++ = 0x06, *p++ = 0x03, *p++ = 0x55, *p++ = 0x04, *p++ = 0x0A;
+    *p++ = string_type, *p++ = (uint8_t)v;
+    memcpy(p, value, v);
+    return 2 + name;
+}
+
+/* The issuer-to-subject link goes by the exact bytes first, then by RFC 5280 §7.1 comparison of the
+ * canonical forms (as X509_NAME_cmp): another string type, case and inner spaces do not break it. */
+static void names_link_by_canonical_form(void **state)
+{
+    (void)state;
+    static sgp32_certi_signed child, parent;
+    child.issuer_len = one_rdn_name(child.issuer, 0x13, "RSP Test EUM");
+    parent.subject_len = one_rdn_name(parent.subject, 0x13, "RSP Test EUM");
+    assert_true(sgp32_certi_names_link(&child, &parent));
+    parent.subject_len = one_rdn_name(parent.subject, 0x0C, "rsp  test eum");
+    assert_true(sgp32_certi_names_link(&child, &parent));
+    parent.subject_len = one_rdn_name(parent.subject, 0x0C, "RSP Test EUM 2");
+    assert_false(sgp32_certi_names_link(&child, &parent));
+    parent.subject_len = 3; /* not a Name */
+    assert_false(sgp32_certi_names_link(&child, &parent));
+}
+
 static void role_names(void **state)
 {
     (void)state;
@@ -438,6 +471,19 @@ static void euicc_chain_errors(void **state)
     assert_int_equal(sgp32_cert_verify_euicc_chain(&set, eum, euicc, NOW, NULL, NULL),
                      SGP32_ERR_CERT_SIGNATURE);
     digit[31] = '5';
+    assert_int_equal(sgp32_cert_verify_euicc_chain(&set, eum, euicc, NOW, eid, NULL), SGP32_OK);
+    /* The outer signatureAlgorithm (the last ecdsa-with-SHA256 OID) turned into ecdsa-with-SHA384:
+     * it no longer matches the one inside tbsCertificate, so nothing verifies. */
+    static const uint8_t ecdsa_sha256[] = {0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02};
+    uint8_t *outer = NULL;
+    for (size_t i = 0; i + sizeof(ecdsa_sha256) <= n.euicc.len; i++)
+        if (memcmp(n.euicc.data + i, ecdsa_sha256, sizeof(ecdsa_sha256)) == 0)
+            outer = n.euicc.data + i;
+    assert_non_null(outer);
+    outer[sizeof(ecdsa_sha256) - 1] = 0x03;
+    assert_int_equal(sgp32_cert_verify_euicc_chain(&set, eum, euicc, NOW, eid, NULL),
+                     SGP32_ERR_CERT_SIGNATURE);
+    outer[sizeof(ecdsa_sha256) - 1] = 0x02;
     assert_int_equal(sgp32_cert_verify_euicc_chain(&set, eum, euicc, NOW, eid, NULL), SGP32_OK);
 
     assert_int_equal(sgp32_cert_verify_euicc_chain(&set, (sgp32_bytes){NULL, 0}, euicc, NOW, eid, NULL),
@@ -1080,6 +1126,7 @@ int main(void)
         cmocka_unit_test(sgp26_eum_and_euicc_fields),
         cmocka_unit_test(sgp26_dp_fields),
         cmocka_unit_test(parse_rejects_garbage),
+        cmocka_unit_test(names_link_by_canonical_form),
         cmocka_unit_test(role_names),
         cmocka_unit_test(host_matching),
         cmocka_unit_test(ci_set_rules),
