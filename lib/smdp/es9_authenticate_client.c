@@ -171,29 +171,33 @@ int sgp32_smdp_es9_authenticate_client(const sgp32_smdp_server *srv, const sgp32
         fail(resp, "8.2.5", "3.9", 8, "profile type of the order has no template");
         goto out;
     }
-    /* A session of an earlier attempt for this order is superseded. */
-    if (order.transaction_id[0] && strcmp(order.transaction_id, rec.transaction_id) != 0)
-        server_session_end(srv, order.transaction_id);
-    order.download_attempts++;
-    snprintf(order.transaction_id, sizeof(order.transaction_id), "%s", rec.transaction_id);
-    if (!order.eid[0])
-        memcpy(order.eid, eid, sizeof(order.eid));
-    rc = server_order_update(srv, &order, &resp->status);
-    if (rc || !sgp32_smdp_status_ok(&resp->status))
-        goto out;
-
     rc = sgp32_smdp_authenticate_client_finish(s, order.cc_required ? order.cc_sha256 : NULL, NULL);
     if (!rc)
         rc = sgp32_smdp_profile_metadata(t, order.iccid, s->server_address, &resp->profile_metadata);
     snprintf(rec.iccid, sizeof(rec.iccid), "%s", order.iccid);
-    if (!rc)
-        rc = server_tx_begin(srv);
+    if (rc)
+        goto out;
+    /* One transaction (both or neither, one commit): the order taken by this session, a session of
+     * an earlier attempt for it superseded, this session saved, and the eligibility event (point 1)
+     * that reports it. A concurrent change of the order rolls it all back. */
+    char superseded[sizeof(order.transaction_id)] = "";
+    if (order.transaction_id[0] && strcmp(order.transaction_id, rec.transaction_id) != 0)
+        snprintf(superseded, sizeof(superseded), "%s", order.transaction_id);
+    order.download_attempts++;
+    snprintf(order.transaction_id, sizeof(order.transaction_id), "%s", rec.transaction_id);
+    if (!order.eid[0])
+        memcpy(order.eid, eid, sizeof(order.eid));
+    rc = server_tx_begin(srv);
     if (!rc) {
-        /* the eligibility event (point 1) commits with the session it reports */
-        rc = server_session_save(srv, &rec, s);
-        if (!rc)
+        rc = server_order_update(srv, &order, &resp->status);
+        bool taken = !rc && sgp32_smdp_status_ok(&resp->status);
+        if (taken && superseded[0])
+            server_session_end(srv, superseded);
+        if (taken)
+            rc = server_session_save(srv, &rec, s);
+        if (taken && !rc)
             server_event(srv, &order, 1, &resp->status);
-        int end = server_tx_end(srv, !rc);
+        int end = server_tx_end(srv, taken && !rc);
         if (!rc)
             rc = end;
     }
