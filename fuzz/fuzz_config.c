@@ -3,9 +3,16 @@
  * comments, blank lines) with the keys of both daemons behind it: eimd's (apps/eimd/eimd_config.c:
  * numbers and their ranges, api_token NAME ROLE SECRET, repeatable lists) and smdpd's
  * (apps/smdpd/smdpd_config.c: credentials A B C D, template TYPE PATH, inventory TYPE FIRST_ICCID
- * COUNT [FIRST_IMSI], numbers, repeatable lists). A config file is local input, but operators edit
- * it by hand and --set takes it from the command line: a bad line must give a clear message and -1,
- * never a crash, an overflow or a half-written field.
+ * COUNT [FIRST_IMSI], profile_data TYPE PATH, numbers, repeatable lists). A config file is local
+ * input, but operators edit it by hand and --set takes it from the command line: a bad line must
+ * give a clear message and -1, never a crash, an overflow or a half-written field.
+ *
+ * The whole input is also the text of one smdpd profile_data file (apps/smdpd/smdpd_profile_data.c:
+ * `ICCID IMSI KI OPC` lines, the operator's per-profile keys; its seeds are profile_data_*), parsed
+ * and indexed as smdpd does. It is refused with a `fuzz.txt:LINE: message` that never holds a key
+ * (no run of more than 20 hex digits), and nothing kept; or accepted with every entry well formed
+ * (ICCID 19..20 digits, IMSI 6..15, a line of the file), and the index refuses a duplicate ICCID with
+ * both places or sorts them so that each is found again.
  *
  * The input is split at newlines; each line goes through eimd_config_line on one eimd config and
  * through smdpd_config_line on one smdpd config, as the daemons' config loading does (the keys both
@@ -21,6 +28,7 @@
 #include "fuzz_common.h"
 #include "sgp32/log.h"
 #include "smdpd_config.h"
+#include "smdpd_profile_data.h"
 
 #define IN_RANGE(v, lo, hi) ((v) >= (lo) && (v) <= (hi))
 
@@ -105,6 +113,8 @@ static void check_smdpd(const smdpd_config *c, int default_threads)
         TEXT(c->inventory[i].type);
         TEXT(c->inventory[i].first);
         TEXT(c->inventory[i].first_imsi);
+        TEXT(c->profile_data[i].type);
+        TEXT(c->profile_data[i].path);
     }
     for (size_t i = 0; i < SGP32_SMDP_CREDENTIALS_MAX; i++) {
         TEXT(c->credentials[i].dpauth_certificate);
@@ -114,8 +124,11 @@ static void check_smdpd(const smdpd_config *c, int default_threads)
     }
     check(c->alias_count <= SMDPD_LIST_MAX && c->ci_count <= SMDPD_LIST_MAX &&
               c->credential_count <= SGP32_SMDP_CREDENTIALS_MAX && c->template_count <= SMDPD_LIST_MAX &&
-              c->inventory_count <= SMDPD_LIST_MAX,
+              c->inventory_count <= SMDPD_LIST_MAX && c->profile_data_count <= SMDPD_LIST_MAX,
           "a list count past its array", "smdpd_config");
+    for (size_t i = 0; i < c->profile_data_count; i++)
+        check(c->profile_data[i].type[0] && c->profile_data[i].path[0],
+              "an accepted entry with an empty field", "smdpd profile_data");
     for (size_t i = 0; i < c->credential_count; i++)
         check(c->credentials[i].dpauth_certificate[0] && c->credentials[i].dpauth_key[0] &&
                   c->credentials[i].dppb_certificate[0] && c->credentials[i].dppb_key[0],
@@ -142,6 +155,74 @@ static void check_smdpd(const smdpd_config *c, int default_threads)
           "smdpd threads");
     check(IN_RANGE(c->max_body, (size_t)1024, (size_t)64 << 20), "a number out of range", "smdpd max_body");
     check(sgp32_log_level_parse(c->log_level) >= 0, "an unknown log level kept", "smdpd log_level");
+}
+
+static bool digits(const char *s, size_t min, size_t max)
+{
+    size_t n = strlen(s);
+    if (n < min || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* A message: "fuzz.txt:" first, NUL-terminated, no run of more than 20 hex digits (a key is 32). */
+static void check_message(const char *error, size_t size)
+{
+    check(memchr(error, '\0', size) != NULL, "a message lost its NUL", "profile_data");
+    check(!strncmp(error, "fuzz.txt:", 9), "a message without the file name", "profile_data");
+    size_t run = 0;
+    for (const char *p = error; *p; p++) {
+        bool hex = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F');
+        run = hex ? run + 1 : 0;
+        check(run <= 20, "a message that may quote a key", "profile_data");
+    }
+}
+
+/* The input as one profile_data file: 1 when it gave profiles. */
+static int fuzz_profile_data(const uint8_t *data, size_t size)
+{
+    smdpd_profile_data pd;
+    smdpd_profile_data_init(&pd);
+    char error[SMDPD_PROFILE_DATA_ERROR_LEN];
+    memset(error, 'x', sizeof(error));
+    int rc =
+        smdpd_profile_data_parse(&pd, "fuzz", "fuzz.txt", (const char *)data, size, error, sizeof(error));
+    check(rc == 0 || rc == -1, "parse returned neither 0 nor -1", "profile_data");
+    if (rc) {
+        check_message(error, sizeof(error));
+        check(pd.count == 0 && pd.file_count == 0, "a refused file left entries", "profile_data");
+        smdpd_profile_data_free(&pd);
+        return 0;
+    }
+    check(pd.file_count == 1 && pd.files[0].count == pd.count, "file count", "profile_data");
+    for (size_t i = 0; i < pd.count; i++) {
+        const smdpd_profile_entry *e = &pd.entries[i];
+        check(digits(e->iccid, 19, 20), "an entry's ICCID", "profile_data");
+        check(digits(e->imsi, 6, 15), "an entry's IMSI", "profile_data");
+        check(e->file == 0 && e->line >= 1 && (i == 0 || e->line > pd.entries[i - 1].line), "an entry's line",
+              "profile_data");
+    }
+    memset(error, 'x', sizeof(error));
+    rc = smdpd_profile_data_index(&pd, error, sizeof(error));
+    check(rc == 0 || rc == -1, "index returned neither 0 nor -1", "profile_data");
+    if (rc) {
+        check_message(error, sizeof(error));
+        check(strstr(error, " is already at fuzz.txt:") != NULL, "a duplicate without both places",
+              "profile_data");
+    } else {
+        for (size_t i = 0; i < pd.count; i++) {
+            check(i == 0 || strcmp(pd.entries[i - 1].iccid, pd.entries[i].iccid) < 0, "index not sorted",
+                  "profile_data");
+            check(smdpd_profile_data_find(&pd, pd.entries[i].iccid) == &pd.entries[i], "an entry not found",
+                  "profile_data");
+        }
+    }
+    int gave = rc == 0 && pd.count > 0;
+    smdpd_profile_data_free(&pd);
+    return gave;
 }
 
 int sgp32_fuzz_config(const uint8_t *data, size_t size)
@@ -177,6 +258,7 @@ int sgp32_fuzz_config(const uint8_t *data, size_t size)
         start = end + 1;
     }
     eimd_config_wipe_secrets(&eimd);
+    accepted += fuzz_profile_data(data, size);
     return accepted ? SGP32_OK : SGP32_ERR_BAD_TEXT;
 }
 

@@ -10,9 +10,10 @@ target_link_libraries(test_fuzz_seeds PRIVATE sgp32_ipa) # fuzz_ipa_esipa, fuzz_
 target_link_libraries(test_fuzz_seeds PRIVATE sgp32_eim_server) # fuzz_eim_operation (lib/eim)
 target_link_libraries(test_fuzz_seeds PRIVATE sgp32_eim_server) # fuzz_eim_rest (lib/eim REST API)
 target_link_libraries(test_fuzz_seeds PRIVATE sgp32_eim_server) # fuzz_eim_esipa (lib/eim ESipa server)
-# fuzz_config: the config format (apps/common) with eimd's and smdpd's keys
-# (apps/eimd/eimd_config.c, apps/smdpd/smdpd_config.c)
+# fuzz_config: the config format (apps/common) with eimd's and smdpd's keys, and smdpd's profile_data files
+# (apps/eimd/eimd_config.c, apps/smdpd/smdpd_config.c, apps/smdpd/smdpd_profile_data.c)
 target_sources(test_fuzz_seeds PRIVATE ${CMAKE_SOURCE_DIR}/apps/eimd/eimd_config.c
-                                       ${CMAKE_SOURCE_DIR}/apps/smdpd/smdpd_config.c)
+                                       ${CMAKE_SOURCE_DIR}/apps/smdpd/smdpd_config.c
+                                       ${CMAKE_SOURCE_DIR}/apps/smdpd/smdpd_profile_data.c)
 target_include_directories(test_fuzz_seeds PRIVATE ${CMAKE_SOURCE_DIR}/apps/eimd ${CMAKE_SOURCE_DIR}/apps/smdpd)
 target_link_libraries(test_fuzz_seeds PRIVATE sgp32_app_support)

@@ -6,8 +6,10 @@
  *     POST /gsma/rsp2/asn1                 ES9+ ASN.1 binding (SGP.22 §6.6)
  *     POST /gsma/rsp2/es2plus/<function>   ES2+ JSON for operators (bearer token)
  *   SQLite store (orders and sessions survive restarts), profile templates and inventory from
- *   the config file, ES2+ handleDownloadProgressInfo callbacks to the operator (libcurl, a
- *   worker thread), one log line per request with the transaction, SIGTERM/SIGINT stop cleanly.
+ *   the config file, the operator's per-profile Ki/OPc from profile_data files (memory only, wiped
+ *   at exit; smdpd_profile_data.c), ES2+ handleDownloadProgressInfo callbacks to the operator
+ *   (libcurl, a worker thread), one log line per request with the transaction, SIGTERM/SIGINT stop
+ *   cleanly.
  *
  * Run `smdpd --help` for every config key (smdpd_config.c).
  */
@@ -32,6 +34,7 @@
 #include "sgp32/text.h"
 #include "smdpd_callbacks.h"
 #include "smdpd_config.h"
+#include "smdpd_profile_data.h"
 
 enum {
     DISCARD_MAX = 64 << 20, /* bodies larger than this are refused before they are read */
@@ -381,6 +384,133 @@ static void free_identity(identity *id)
     sgp32_secure_zero(id->credentials, sizeof(id->credentials));
 }
 
+/* ------------------------------------------------------------------ profile data (per-profile keys) */
+
+/* sgp32_smdp_server_config.profile_keys: read-only after start, so any number of threads may ask. */
+static int profile_keys(void *ctx, const char *profile_type, const char *iccid,
+                        uint8_t ki[SGP32_UPP_AKA_KEY_LEN], uint8_t opc[SGP32_UPP_AKA_KEY_LEN])
+{
+    const smdpd_profile_data *pd = ctx;
+    if (!smdpd_profile_data_has_type(pd, profile_type))
+        return SGP32_SMDP_KEYS_TEMPLATE;
+    const smdpd_profile_entry *e = smdpd_profile_data_find(pd, iccid);
+    if (!e || strcmp(pd->files[e->file].type, profile_type) != 0)
+        return SGP32_SMDP_KEYS_MISSING;
+    memcpy(ki, e->ki, SGP32_UPP_AKA_KEY_LEN);
+    memcpy(opc, e->opc, SGP32_UPP_AKA_KEY_LEN);
+    return SGP32_SMDP_KEYS_FOUND;
+}
+
+/* Read every profile_data file (mode, format, duplicates) and check that each TYPE has a template that
+ * takes keys and no inventory line (whose profiles would have none). Before the database is opened. */
+static int load_profile_data(const smdpd_config *conf, const identity *id, smdpd_profile_data *pd)
+{
+    char error[SMDPD_PROFILE_DATA_ERROR_LEN];
+    for (size_t i = 0; i < conf->profile_data_count; i++) {
+        const smdpd_template_conf *p = &conf->profile_data[i];
+        const sgp32_smdp_profile_template *t = NULL;
+        for (size_t k = 0; k < conf->template_count && !t; k++)
+            if (!strcmp(id->templates[k].profile_type, p->type))
+                t = &id->templates[k];
+        if (!t) {
+            fprintf(stderr, "smdpd: profile_data %s %s: no template of that type\n", p->type, p->path);
+            return -1;
+        }
+        sgp32_upp_aka aka;
+        int rc = sgp32_upp_find_aka(t->upp.data, t->upp.len, &aka);
+        if (rc) {
+            fprintf(
+                stderr, "smdpd: profile_data %s: the template cannot take per-profile keys: %s\n", p->type,
+                rc == SGP32_ERR_ASN1_MISSING ? "no akaParameter with an algoParameter (key and opc)"
+                : rc == SGP32_ERR_ASN1_SIZE  ? "a key or opc that is not 16 bytes"
+                : rc == SGP32_ERR_UNSUPPORTED
+                    ? "an algorithm other than Milenage or the USIM test algorithm, or NAAs with different "
+                      "keys (one Ki/OPc per profile cannot fill them)"
+                    : sgp32_err_str(rc));
+            return -1;
+        }
+        for (size_t k = 0; k < conf->inventory_count; k++)
+            if (!strcmp(conf->inventory[k].type, p->type)) {
+                fprintf(stderr,
+                        "smdpd: inventory %s %s: type %s takes its profiles from profile_data (an inventory "
+                        "line would add profiles without keys)\n",
+                        conf->inventory[k].type, conf->inventory[k].first, p->type);
+                return -1;
+            }
+        if (smdpd_profile_data_load(pd, p->type, p->path, error, sizeof(error))) {
+            fprintf(stderr, "smdpd: %s\n", error);
+            return -1;
+        }
+        bool first_of_type = true;
+        for (size_t k = 0; k < i; k++)
+            first_of_type &= strcmp(conf->profile_data[k].type, p->type) != 0;
+        if (aka.algorithm == SGP32_UPP_AKA_USIM_TEST_ALGORITHM && first_of_type)
+            sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, NULL,
+                      "profile_data %s: the template uses the USIM test algorithm (TS 34.108), not Milenage: "
+                      "Ki is used, OPc ignored; for test networks only",
+                      p->type);
+    }
+    if (smdpd_profile_data_index(pd, error, sizeof(error))) {
+        fprintf(stderr, "smdpd: %s\n", error);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every profile of the files into the inventory, in one transaction: a new ICCID becomes an Available
+ * order of its file's type with its IMSI; one stored already must be of that type with that IMSI (else
+ * its profile would carry keys the operator's HSS holds for another IMSI). Counts and file names are
+ * logged, never a key. */
+static int add_profile_data(const sgp32_smdp_server *srv, const smdpd_profile_data *pd)
+{
+    const sgp32_smdp_store *store = &srv->config.store;
+    size_t added[SMDPD_LIST_MAX] = {0};
+    int rc = store->tx_begin ? store->tx_begin(store->ctx) : SGP32_OK;
+    if (rc) {
+        fprintf(stderr, "smdpd: profile_data: database: %s\n", sgp32_err_str(rc));
+        return -1;
+    }
+    for (size_t i = 0; i < pd->count && !rc; i++) {
+        const smdpd_profile_entry *e = &pd->entries[i];
+        const smdpd_profile_file *f = &pd->files[e->file];
+        size_t one = 0;
+        rc = sgp32_smdp_inventory_add(srv, f->type, e->iccid, e->imsi, 1, &one);
+        if (rc) {
+            fprintf(stderr, "smdpd: %s:%u: %s\n", f->path, e->line,
+                    rc == SGP32_ERR_BAD_TEXT ? "the template has no EF.IMSI for the IMSI"
+                                             : sgp32_err_str(rc));
+            break;
+        }
+        added[e->file] += one;
+        if (one)
+            continue;
+        sgp32_smdp_order o;
+        rc = store->order_get(store->ctx, e->iccid, &o);
+        if (!rc && (strcmp(o.profile_type, f->type) != 0 || strcmp(o.imsi, e->imsi) != 0)) {
+            fprintf(
+                stderr,
+                "smdpd: %s:%u: ICCID %s is stored already as a '%s' profile with IMSI '%s', not %s %s: fix "
+                "the file or the database\n",
+                f->path, e->line, e->iccid, o.profile_type, o.imsi, f->type, e->imsi);
+            rc = SGP32_ERR_STATE;
+        } else if (rc) {
+            fprintf(stderr, "smdpd: %s:%u: database: %s\n", f->path, e->line, sgp32_err_str(rc));
+        }
+    }
+    int end = store->tx_end ? store->tx_end(store->ctx, rc == SGP32_OK) : SGP32_OK;
+    if (!rc && end) {
+        fprintf(stderr, "smdpd: profile_data: database: %s\n", sgp32_err_str(end));
+        rc = end;
+    }
+    if (rc)
+        return -1;
+    for (size_t i = 0; i < pd->file_count; i++)
+        sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, NULL,
+                  "profile_data %s: %s: %zu profiles with keys (%zu new)", pd->files[i].type,
+                  pd->files[i].path, pd->files[i].count, added[i]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static smdpd_config conf;
@@ -430,9 +560,11 @@ int main(int argc, char **argv)
     struct MHD_Daemon *daemon = NULL;
     char *tls_cert = NULL, *tls_key = NULL, *client_ca = NULL;
     static server_ctx sc;
+    static smdpd_profile_data keys; /* wiped at out */
+    smdpd_profile_data_init(&keys);
     sc.conf = &conf;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (load_identity(&conf, &id))
+    if (load_identity(&conf, &id) || load_profile_data(&conf, &id, &keys))
         goto out;
     int rc = sgp32_smdp_sqlite_open(conf.database, &db);
     if (!rc && conf.sqlite_full)
@@ -456,6 +588,8 @@ int main(int argc, char **argv)
         .session_ttl = conf.session_ttl,
         .on_event = on_event,
         .event_ctx = &events,
+        .profile_keys = conf.profile_data_count ? profile_keys : NULL,
+        .profile_keys_ctx = &keys,
     };
     rc = sgp32_smdp_server_init(&sc.smdp, &sconf);
     if (rc) {
@@ -480,6 +614,8 @@ int main(int argc, char **argv)
             sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, NULL, "inventory: %zu new %s profiles", added,
                       conf.inventory[i].type);
     }
+    if (add_profile_data(&sc.smdp, &keys))
+        goto out;
     tls_cert = sgp32_app_read_text(conf.tls_certificate);
     tls_key = sgp32_app_read_text(conf.tls_key);
     if (!tls_cert || !tls_key)
@@ -491,6 +627,9 @@ int main(int argc, char **argv)
         sgp32_smdp_sqlite_count(db, counts);
         printf("smdpd: config ok: address %s, %zu CI(s), %zu credential(s), %zu template(s)\n", conf.address,
                conf.ci_count, conf.credential_count, conf.template_count);
+        if (keys.file_count)
+            printf("smdpd: profile_data: %zu profiles with keys in %zu file(s)\n", keys.count,
+                   keys.file_count);
         for (int s = 0; s < SGP32_ORDER_STATE_COUNT; s++)
             if (counts[s])
                 printf("  %-12s %lld\n", sgp32_smdp_order_state_name((sgp32_smdp_order_state)s),
@@ -566,6 +705,7 @@ out:
     sgp32_app_free_text(client_ca);
     sgp32_app_free_text(tls_cert);
     free_identity(&id);
+    smdpd_profile_data_free(&keys); /* every Ki and OPc wiped */
     curl_global_cleanup();
     return status;
 }

@@ -61,6 +61,10 @@ static const struct key_doc {
     {"inventory",
      "TYPE FIRST_ICCID COUNT [FIRST_IMSI]: add Available profiles (an 18-digit FIRST gets Luhn digits; "
      "with FIRST_IMSI each gets the next IMSI in EF.IMSI) (repeatable)"},
+    {"profile_data",
+     "TYPE PATH: the operator's per-profile keys, lines 'ICCID IMSI KI OPC' (spaces or tabs, '#' comments, "
+     "mode 600): each an Available TYPE profile with its IMSI, Ki and OPc; every TYPE profile then needs one "
+     "(repeatable)"},
     {"service_provider_name", "serviceProviderName in the profile metadata (default 'sgp32 SM-DP+')"},
     {"profile_class", "profileClass in the metadata: 0 test, 1 provisioning, 2 operational (default 2)"},
     {"es2_token", "bearer token ES2+ callers must send (Authorization: Bearer ...); empty disables ES2+"},
@@ -194,6 +198,17 @@ static int config_set(void *ctx, const char *key, const char *value)
                    -1;
         v.count = (size_t)number;
         c->inventory[c->inventory_count++] = v;
+        return 0;
+    }
+    if (!strcmp(key, "profile_data")) {
+        if (c->profile_data_count == SMDPD_LIST_MAX)
+            return fprintf(stderr, "smdpd: too many profile_data lines\n"), -1;
+        smdpd_template_conf p;
+        char *out[] = {p.type, p.path};
+        const size_t size[] = {sizeof(p.type), sizeof(p.path)};
+        if (fields(key, value, out, size, 2, 2) != 2)
+            return fprintf(stderr, "smdpd: profile_data = TYPE PATH\n"), -1;
+        c->profile_data[c->profile_data_count++] = p;
         return 0;
     }
     if (!strcmp(key, "service_provider_name"))

@@ -57,6 +57,8 @@ typedef struct smdpd_config {
     size_t template_count;
     smdpd_inventory_conf inventory[SMDPD_LIST_MAX];
     size_t inventory_count;
+    smdpd_template_conf profile_data[SMDPD_LIST_MAX]; /* TYPE PATH: per-profile keys (smdpd_profile_data.h) */
+    size_t profile_data_count;
     char service_provider_name[64];
     int profile_class;
     char es2_token[SMDPD_TEXT_LEN];

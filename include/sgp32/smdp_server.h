@@ -23,6 +23,7 @@
 #ifndef SGP32_SMDP_SERVER_H
 #define SGP32_SMDP_SERVER_H
 
+#include "sgp32/profile_package.h"
 #include "sgp32/smdp_session.h"
 
 enum {
@@ -189,10 +190,13 @@ typedef struct sgp32_smdp_profile_template {
 } sgp32_smdp_profile_template;
 
 /* The personalised UPP of an order (appended to upp: header ICCID and EF.ICCID, EF.IMSI when imsi is
- * neither NULL nor "", the rest of the template byte for byte) and its StoreMetadataRequest BF25. A
- * template without a 10-byte EF.ICCID (or, for an IMSI, a 9-byte EF.IMSI) is refused. */
+ * neither NULL nor "", Ki and OPc in every akaParameter when keys is not NULL (sgp32_upp_set_aka), the rest
+ * of the template byte for byte) and its StoreMetadataRequest BF25. A template without a 10-byte EF.ICCID
+ * (for an IMSI, a 9-byte EF.IMSI; for keys, akaParameters sgp32_upp_find_aka accepts) is refused, and
+ * nothing is appended. */
 int sgp32_smdp_personalise(const sgp32_smdp_profile_template *t, const char *iccid, const char *imsi,
-                           const char *smdp_address, sgp32_buf *upp, sgp32_buf *metadata);
+                           const sgp32_upp_aka_keys *keys, const char *smdp_address, sgp32_buf *upp,
+                           sgp32_buf *metadata);
 /* The StoreMetadataRequest BF25 of an order alone (what AuthenticateClient answers with): the
  * metadata part of sgp32_smdp_personalise, without copying and patching the UPP. */
 int sgp32_smdp_profile_metadata(const sgp32_smdp_profile_template *t, const char *iccid,
@@ -215,6 +219,18 @@ typedef struct sgp32_smdp_event {
 } sgp32_smdp_event;
 typedef void (*sgp32_smdp_event_fn)(void *ctx, const sgp32_smdp_event *event);
 
+/* What the host's profile_keys hook found for a profile. */
+typedef enum sgp32_smdp_keys_result {
+    SGP32_SMDP_KEYS_FOUND = 0,    /* ki and opc are written */
+    SGP32_SMDP_KEYS_TEMPLATE = 1, /* the profile type has no per-profile keys: the template's stay */
+    SGP32_SMDP_KEYS_MISSING = 2,  /* the type requires per-profile keys and the host has none for the ICCID */
+} sgp32_smdp_keys_result;
+/* The Ki and OPc of a profile (the operator's batch "profile data", which its HSS holds as well): one
+ * of sgp32_smdp_keys_result, or a negative sgp32_err. Called from several threads at once. */
+typedef int (*sgp32_smdp_profile_keys_fn)(void *ctx, const char *profile_type, const char *iccid,
+                                          uint8_t ki[SGP32_UPP_AKA_KEY_LEN],
+                                          uint8_t opc[SGP32_UPP_AKA_KEY_LEN]);
+
 typedef struct sgp32_smdp_server_config {
     const char *address;                /* the SM-DP+ FQDN (host or host:port) */
     const char *const *address_aliases; /* also accepted as smdpAddress (case-insensitive) */
@@ -234,6 +250,10 @@ typedef struct sgp32_smdp_server_config {
      * block. */
     sgp32_smdp_event_fn on_event;
     void *event_ctx;
+    /* Optional (NULL: every profile keeps its template's Ki and OPc). GetBoundProfilePackage asks it for
+     * the order's keys: KEYS_MISSING refuses the download (8.2/3.7) rather than bind the template's. */
+    sgp32_smdp_profile_keys_fn profile_keys;
+    void *profile_keys_ctx;
 } sgp32_smdp_server_config;
 
 enum { SGP32_SMDP_CREDENTIALS_MAX = 8 };
@@ -253,6 +273,13 @@ int sgp32_smdp_server_init(sgp32_smdp_server *srv, const sgp32_smdp_server_confi
  * SGP32_ERR_BAD_TEXT, nothing inserted). *added (optional) counts new rows. */
 int sgp32_smdp_inventory_add(const sgp32_smdp_server *srv, const char *profile_type, const char *iccid,
                              const char *imsi, size_t count, size_t *added);
+/* sgp32_smdp_personalise for an order: its ICCID, its IMSI and, when the server's profile_keys hook has them,
+ * its Ki and OPc (wiped from the stack after use). SGP32_ERR_NOT_FOUND, nothing appended, when the hook says
+ * the order's type requires keys and it has none for the ICCID (logged); other errors as
+ * sgp32_smdp_personalise, or the hook's. */
+int sgp32_smdp_personalise_order(const sgp32_smdp_server *srv, const sgp32_smdp_profile_template *t,
+                                 const sgp32_smdp_order *order, const char *smdp_address, sgp32_buf *upp,
+                                 sgp32_buf *metadata);
 
 /* ------------------------------------------------------------------ ES9+ */
 

@@ -119,7 +119,12 @@ int sgp32_smdp_es9_get_bound_profile_package(const sgp32_smdp_server *srv, const
         fail(resp, "8.2", "3.7", 127, "profile type of the order has no template");
         goto out;
     }
-    rc = sgp32_smdp_personalise(t, order.iccid, order.imsi, s->server_address, &upp, &metadata);
+    rc = sgp32_smdp_personalise_order(srv, t, &order, s->server_address, &upp, &metadata);
+    if (rc == SGP32_ERR_NOT_FOUND) { /* the type requires per-profile AKA keys, none for this ICCID */
+        rc = SGP32_OK;
+        fail(resp, "8.2", "3.7", 127, "no AKA keys for the profile of the order");
+        goto out;
+    }
     sgp32_smdp_check check;
     sgp32_smdp_bpp_params params = {.metadata = sgp32_buf_bytes(&metadata), .upp = sgp32_buf_bytes(&upp)};
     if (!rc)
@@ -171,6 +176,8 @@ out:
         sgp32_smdp_session_clear(s);
         sgp32_free(s, sizeof(*s));
     }
+    if (upp.data)
+        sgp32_secure_zero(upp.data, upp.len); /* the plain profile: Ki and OPc */
     sgp32_buf_free(&upp);
     sgp32_buf_free(&metadata);
     sgp32_smdp_session_record_free(&rec);

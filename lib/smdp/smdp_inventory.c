@@ -6,14 +6,21 @@
  * of the MF element (nibble-swapped, upp_personalise.c) and into the metadata (StoreMetadataRequest
  * BF25: ICCID, names, class, notification addresses, PPRs). A template without a 10-byte EF.ICCID
  * content is refused. An order from an inventory range with IMSIs also gets its IMSI into EF.IMSI
- * of the USIM element; orders without one, and the AKA keys of every order, stay the template's.
+ * of the USIM element; orders without one keep the template's.
+ *
+ * The AKA keys (Ki, OPc) come from the host (sgp32_smdp_server_config.profile_keys: smdpd's
+ * profile_data files, the operator's batch that its HSS holds too) and go into every akaParameter
+ * with an algoParameter (upp_personalise.c). A type the host has keys for needs them for each of its
+ * profiles: an order without is refused, never bound with the template's keys; a type it has none
+ * for keeps the template's, and so does a server without the hook.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "sgp32/asn1_types.h"
+#include "sgp32/crypto.h"
 #include "sgp32/profile_package.h"
-#include "sgp32/smdp_server.h"
+#include "smdp_server_internal.h"
 
 int sgp32_smdp_iccid_from_text(const char *text, char digits[SGP32_SMDP_ICCID_MAX + 1])
 {
@@ -48,17 +55,55 @@ int sgp32_smdp_iccid_to_bcd(const char *digits, uint8_t out[10])
 }
 
 int sgp32_smdp_personalise(const sgp32_smdp_profile_template *t, const char *iccid, const char *imsi,
-                           const char *smdp_address, sgp32_buf *upp, sgp32_buf *metadata)
+                           const sgp32_upp_aka_keys *keys, const char *smdp_address, sgp32_buf *upp,
+                           sgp32_buf *metadata)
 {
     if (!t || !iccid || !smdp_address || !upp || !metadata)
         return SGP32_ERR_INVALID_ARGUMENT;
     size_t before = upp->len;
     int rc = sgp32_upp_set_iccid(t->upp.data, t->upp.len, iccid, upp);
     /* The same ICCID in the file system: EF.ICCID agrees with the header and the metadata. */
-    if (!rc && (rc = sgp32_upp_set_files(upp->data + before, t->upp.len, iccid,
-                                         imsi && imsi[0] ? imsi : NULL)) != SGP32_OK)
+    if (!rc)
+        rc = sgp32_upp_set_files(upp->data + before, t->upp.len, iccid, imsi && imsi[0] ? imsi : NULL);
+    /* Last: a refusal before it leaves no key in the copy, and this one writes nothing when it refuses. */
+    if (!rc && keys)
+        rc = sgp32_upp_set_aka(upp->data + before, t->upp.len, keys);
+    if (rc && upp->len > before)
         upp->len = before;
     return rc ? rc : sgp32_smdp_profile_metadata(t, iccid, smdp_address, metadata);
+}
+
+int sgp32_smdp_personalise_order(const sgp32_smdp_server *srv, const sgp32_smdp_profile_template *t,
+                                 const sgp32_smdp_order *order, const char *smdp_address, sgp32_buf *upp,
+                                 sgp32_buf *metadata)
+{
+    if (!srv || !order)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    sgp32_upp_aka_keys keys;
+    const sgp32_upp_aka_keys *use = NULL;
+    int rc = SGP32_OK;
+    if (srv->config.profile_keys) {
+        int found = srv->config.profile_keys(srv->config.profile_keys_ctx, order->profile_type, order->iccid,
+                                             keys.ki, keys.opc);
+        if (found == SGP32_SMDP_KEYS_FOUND) {
+            use = &keys;
+        } else if (found == SGP32_SMDP_KEYS_MISSING) {
+            server_log(SGP32_LOG_WARN, order->transaction_id, order->eid,
+                       "order %s: profile type %s requires per-profile AKA keys and the host has none for "
+                       "this ICCID: not bound with the template's",
+                       order->iccid, order->profile_type);
+            rc = SGP32_ERR_NOT_FOUND;
+        } else if (found != SGP32_SMDP_KEYS_TEMPLATE) {
+            rc = found < 0 ? found : SGP32_ERR_INVALID_ARGUMENT;
+        }
+    }
+    if (!rc) {
+        rc = sgp32_smdp_personalise(t, order->iccid, order->imsi, use, smdp_address, upp, metadata);
+        if (rc == SGP32_ERR_NOT_FOUND)
+            rc = SGP32_ERR_ASN1_MISSING; /* NOT_FOUND says "no keys" to the caller, and only that */
+    }
+    sgp32_secure_zero(&keys, sizeof(keys));
+    return rc;
 }
 
 int sgp32_smdp_profile_metadata(const sgp32_smdp_profile_template *t, const char *iccid,

@@ -13,6 +13,21 @@
  * Rewriting is in place and keeps every length, so the rest of the package stays byte-identical.
  * A file is accepted only with exactly one fillFileContent of the expected length and no non-zero
  * fillFileOffset; anything else is refused rather than left unpersonalised.
+ *
+ * The AKA keys (PEDefinitions PE-AKAParameter; ProfileElement alternative akaParameter [4] A4):
+ *
+ *   A4 { A0 aka-header, A1 algoConfiguration (a CHOICE, so explicitly tagged) {
+ *          A0 mappingParameter { 80 mappingOptions, 81 mappingSource }    -- another NAA's keys
+ *        | A1 algoParameter { 80 algorithmID, 81 algorithmOptions, 82 key, 83 opc, 84.. 87 } },
+ *        82 sqnOptions, 83 sqnDelta, 84 sqnAgeLimit, A5 sqnInit }
+ *
+ * One akaParameter follows each NAA (USIM, ISIM) that has its own keys. The TS.48 test profiles have
+ * two (identification 11 after the USIM, 20 after the ISIM), both usim-test-algorithm(3) with the
+ * same key 000102..0F and an all-zero opc. One subscription has one Ki/OPc in the operator's HSS, so
+ * every akaParameter with an algoParameter gets the same pair, and no template key is left anywhere;
+ * a template whose NAAs carry different keys (or algorithms) is refused, since one pair cannot say
+ * what each should get. Milenage(1) and the USIM test algorithm(3) take a 16-byte key and opc; TUAK
+ * (2: 16 or 32-byte key, 32-byte TOPc) is refused.
  */
 #include <string.h>
 
@@ -28,6 +43,13 @@ enum {
     FILE_CONTENT = 0x83,
     EF_ICCID_LEN = 10,
     EF_IMSI_LEN = 9,
+    PE_AKA = 0xA4,
+    AKA_ALGO_CONFIGURATION = 0xA1,
+    ALGO_MAPPING_PARAMETER = 0xA0,
+    ALGO_PARAMETER = 0xA1,
+    ALGO_ID = 0x80,
+    ALGO_KEY = 0x82,
+    ALGO_OPC = 0x83,
 };
 
 int sgp32_upp_find_file(const uint8_t *upp, size_t len, sgp32_upp_file file, size_t *offset, size_t *size)
@@ -195,6 +217,129 @@ int sgp32_upp_set_files(uint8_t *upp, size_t len, const char *iccid, const char 
         ef[0] = (uint8_t)((imsi_count + 2) / 2); /* bytes of mobile identity */
         pack_swapped(nibbles, imsi_count + 1, ef + 1);
         memcpy(upp + imsi_at, ef, EF_IMSI_LEN);
+    }
+    return SGP32_OK;
+}
+
+/* One algoParameter: its algorithmID and where its 16-byte key and opc are. */
+static int read_algo_parameter(const uint8_t *upp, sgp32_asn1_reader *parent, const sgp32_asn1_tlv *param,
+                               int64_t *algorithm, size_t *key_at, size_t *opc_at)
+{
+    sgp32_asn1_reader fields;
+    sgp32_asn1_tlv field;
+    sgp32_asn1_tlv found[3]; /* algorithmID, key, opc */
+    bool seen[3] = {false, false, false};
+    int rc = sgp32_asn1_reader_enter(parent, param, &fields);
+    if (rc)
+        return rc;
+    while ((rc = sgp32_asn1_reader_next(&fields, &field)) == SGP32_OK) {
+        int i = field.tag == ALGO_ID ? 0 : field.tag == ALGO_KEY ? 1 : field.tag == ALGO_OPC ? 2 : -1;
+        if (i < 0)
+            continue; /* algorithmOptions, rotation and xoring constants, ...: not ours */
+        if (seen[i])
+            return SGP32_ERR_ASN1_ORDER;
+        found[i] = field;
+        seen[i] = true;
+    }
+    if (rc != SGP32_ERR_NOT_FOUND)
+        return rc;
+    if (!seen[0] || !seen[1] || !seen[2])
+        return SGP32_ERR_ASN1_MISSING;
+    if ((rc = sgp32_asn1_parse_integer(found[0].value, algorithm)) != SGP32_OK)
+        return rc;
+    if (*algorithm != SGP32_UPP_AKA_MILENAGE && *algorithm != SGP32_UPP_AKA_USIM_TEST_ALGORITHM)
+        return SGP32_ERR_UNSUPPORTED;
+    if (found[1].value.len != SGP32_UPP_AKA_KEY_LEN || found[2].value.len != SGP32_UPP_AKA_KEY_LEN)
+        return SGP32_ERR_ASN1_SIZE;
+    *key_at = (size_t)(found[1].value.data - upp);
+    *opc_at = (size_t)(found[2].value.data - upp);
+    return SGP32_OK;
+}
+
+/* One akaParameter element: counted in aka as an algoParameter (with its offsets) or a mapping. */
+static int read_aka_parameter(const uint8_t *upp, sgp32_asn1_reader *pes, const sgp32_asn1_tlv *pe,
+                              sgp32_upp_aka *aka)
+{
+    sgp32_asn1_reader fields, choice;
+    sgp32_asn1_tlv field, config, alternative;
+    bool have_config = false;
+    int rc = sgp32_asn1_reader_enter(pes, pe, &fields);
+    if (rc)
+        return rc;
+    while ((rc = sgp32_asn1_reader_next(&fields, &field)) == SGP32_OK) {
+        if (field.tag != AKA_ALGO_CONFIGURATION)
+            continue;
+        if (have_config)
+            return SGP32_ERR_ASN1_ORDER;
+        config = field;
+        have_config = true;
+    }
+    if (rc != SGP32_ERR_NOT_FOUND)
+        return rc;
+    if (!have_config)
+        return SGP32_ERR_ASN1_MISSING;
+    if ((rc = sgp32_asn1_reader_enter(&fields, &config, &choice)) != SGP32_OK ||
+        (rc = sgp32_asn1_reader_next(&choice, &alternative)) != SGP32_OK)
+        return rc == SGP32_ERR_NOT_FOUND ? SGP32_ERR_ASN1_MISSING : rc;
+    sgp32_asn1_tlv extra;
+    if ((rc = sgp32_asn1_reader_next(&choice, &extra)) != SGP32_ERR_NOT_FOUND)
+        return rc ? rc : SGP32_ERR_ASN1_TRAILING; /* a CHOICE holds one alternative */
+    if (alternative.tag == ALGO_MAPPING_PARAMETER) {
+        aka->mapped++;
+        return SGP32_OK;
+    }
+    if (alternative.tag != ALGO_PARAMETER)
+        return SGP32_ERR_ASN1_UNKNOWN_CHOICE;
+    if (aka->count == SGP32_UPP_AKA_MAX)
+        return SGP32_ERR_UNSUPPORTED;
+    int64_t algorithm = 0;
+    size_t key_at, opc_at;
+    if ((rc = read_algo_parameter(upp, &choice, &alternative, &algorithm, &key_at, &opc_at)) != SGP32_OK)
+        return rc;
+    if (aka->count) {
+        /* one pair for the subscription: the NAAs of the template must agree (as TS.48's do) */
+        if (algorithm != aka->algorithm ||
+            memcmp(upp + key_at, upp + aka->key_at[0], SGP32_UPP_AKA_KEY_LEN) != 0 ||
+            memcmp(upp + opc_at, upp + aka->opc_at[0], SGP32_UPP_AKA_KEY_LEN) != 0)
+            return SGP32_ERR_UNSUPPORTED;
+    }
+    aka->algorithm = algorithm;
+    aka->key_at[aka->count] = key_at;
+    aka->opc_at[aka->count] = opc_at;
+    aka->count++;
+    return SGP32_OK;
+}
+
+int sgp32_upp_find_aka(const uint8_t *upp, size_t len, sgp32_upp_aka *aka)
+{
+    if (!upp || !aka)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    memset(aka, 0, sizeof(*aka));
+    sgp32_asn1_reader pes;
+    sgp32_asn1_tlv pe;
+    int rc;
+    sgp32_asn1_reader_init(&pes, SGP32_BYTES(upp, len), 0);
+    while ((rc = sgp32_asn1_reader_next(&pes, &pe)) == SGP32_OK)
+        if (pe.tag == PE_AKA && (rc = read_aka_parameter(upp, &pes, &pe, aka)) != SGP32_OK)
+            break;
+    if (rc != SGP32_ERR_NOT_FOUND) {
+        memset(aka, 0, sizeof(*aka));
+        return rc;
+    }
+    return aka->count ? SGP32_OK : SGP32_ERR_ASN1_MISSING;
+}
+
+int sgp32_upp_set_aka(uint8_t *upp, size_t len, const sgp32_upp_aka_keys *keys)
+{
+    if (!keys)
+        return SGP32_ERR_INVALID_ARGUMENT;
+    sgp32_upp_aka aka;
+    int rc = sgp32_upp_find_aka(upp, len, &aka); /* every element checked before any is written */
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < aka.count; i++) {
+        memcpy(upp + aka.key_at[i], keys->ki, SGP32_UPP_AKA_KEY_LEN);
+        memcpy(upp + aka.opc_at[i], keys->opc, SGP32_UPP_AKA_KEY_LEN);
     }
     return SGP32_OK;
 }

@@ -4,7 +4,11 @@
  * (plain BCD), in EF.ICCID of the MF element (nibble-swapped; NOTES §9) and in the metadata, with
  * every other byte of the template unchanged; EF.IMSI (TS 31.102 §4.2.2, TS 24.008 mobile
  * identity) rewritten on request, and from inventory ranges with IMSIs (sgp32_smdp_inventory_add);
- * templates whose EF.ICCID is missing, split or of another size refused.
+ * templates whose EF.ICCID is missing, split or of another size refused. The AKA keys: Ki and OPc in
+ * both akaParameter elements (A4, PEDefinitions) of both TS.48 profiles, found again by a walk of
+ * the result written here from the module (not the code under test), and nothing else changed;
+ * templates whose akaParameters cannot take one pair refused; the profile_keys hook of the server
+ * (sgp32_smdp_personalise_order): found, the template's, missing (refused), failing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -115,7 +119,8 @@ static void personalise_both_templates(void **state)
             sgp32_buf upp, md;
             sgp32_buf_init(&upp, 1 << 20);
             sgp32_buf_init(&md, 1 << 16);
-            assert_int_equal(sgp32_smdp_personalise(&t, iccids[i], NULL, SMDP_ADDRESS, &upp, &md), SGP32_OK);
+            assert_int_equal(sgp32_smdp_personalise(&t, iccids[i], NULL, NULL, SMDP_ADDRESS, &upp, &md),
+                             SGP32_OK);
             char header[21], ef[21], imsi[16];
             assert_int_equal(sgp32_upp_iccid(upp.data, upp.len, header), SGP32_OK);
             assert_int_equal(sgp32_upp_ef_iccid(upp.data, upp.len, ef), SGP32_OK);
@@ -217,9 +222,9 @@ static void personalise_with_imsi(void **state)
             sgp32_buf upp, md;
             sgp32_buf_init(&upp, 1 << 20);
             sgp32_buf_init(&md, 1 << 16);
-            assert_int_equal(
-                sgp32_smdp_personalise(&t, "89000123456789012341", cases[i].given, SMDP_ADDRESS, &upp, &md),
-                SGP32_OK);
+            assert_int_equal(sgp32_smdp_personalise(&t, "89000123456789012341", cases[i].given, NULL,
+                                                    SMDP_ADDRESS, &upp, &md),
+                             SGP32_OK);
             char imsi[16], ef[21];
             assert_int_equal(sgp32_upp_ef_imsi(upp.data, upp.len, imsi), SGP32_OK);
             assert_string_equal(imsi, cases[i].expected);
@@ -231,8 +236,9 @@ static void personalise_with_imsi(void **state)
         sgp32_buf upp, md;
         sgp32_buf_init(&upp, 1 << 20);
         sgp32_buf_init(&md, 1 << 16);
-        assert_int_equal(sgp32_smdp_personalise(&t, "89000123456789012341", "12345", SMDP_ADDRESS, &upp, &md),
-                         SGP32_ERR_BAD_TEXT);
+        assert_int_equal(
+            sgp32_smdp_personalise(&t, "89000123456789012341", "12345", NULL, SMDP_ADDRESS, &upp, &md),
+            SGP32_ERR_BAD_TEXT);
         assert_int_equal(upp.len, 0); /* nothing half-written left behind */
         sgp32_buf_free(&upp);
         sgp32_buf_free(&md);
@@ -339,7 +345,7 @@ static void assert_refused(const sgp32_buf *bad, int expected)
     sgp32_buf upp, md;
     sgp32_buf_init(&upp, 1 << 20);
     sgp32_buf_init(&md, 1 << 16);
-    assert_int_equal(sgp32_smdp_personalise(&t, "89000123456789012341", NULL, SMDP_ADDRESS, &upp, &md),
+    assert_int_equal(sgp32_smdp_personalise(&t, "89000123456789012341", NULL, NULL, SMDP_ADDRESS, &upp, &md),
                      expected);
     assert_int_equal(upp.len, 0);
     assert_int_equal(md.len, 0);
@@ -439,6 +445,422 @@ static void refuse_bad_ef_iccid(void **state)
     }
 }
 
+/* ------------------------------------------------------------------ AKA keys */
+
+static const sgp32_upp_aka_keys test_keys = {
+    {0x46, 0x5B, 0x5C, 0xE8, 0xB1, 0x99, 0xB4, 0x9F, 0xAA, 0x5F, 0x0A, 0x2E, 0xE2, 0x38, 0xA6, 0xBC},
+    {0xCD, 0x63, 0xCB, 0x71, 0x95, 0x4A, 0x9F, 0x4E, 0x48, 0xA5, 0x99, 0x4E, 0x37, 0xA0, 0x2B, 0xAF},
+};
+static const uint8_t ts48_key[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+static const uint8_t zeros[16];
+
+/* An akaParameter as the test reads it, straight from PEDefinitions: ProfileElement akaParameter [4] A4
+ * { aka-header [0] A0 {.. identification [1] 81}, algoConfiguration [1] A1 { algoParameter [1] A1 {
+ * algorithmID [0] 80, algorithmOptions [1] 81, key [2] 82, opc [3] 83, ...} } }. */
+typedef struct aka_seen {
+    int64_t identification, algorithm;
+    size_t key_at, opc_at; /* offsets of the contents */
+    size_t key_len, opc_len;
+} aka_seen;
+
+/* Every akaParameter with an algoParameter of a package (at most 4), by a walk of its own; those with a
+ * mappingParameter [0] A0 are skipped. */
+static size_t walk_aka(const uint8_t *upp, size_t len, aka_seen *out)
+{
+    size_t n = 0, at = 0, used;
+    sgp32_asn1_tlv pe;
+    while (at < len) {
+        assert_int_equal(sgp32_asn1_read_tlv(upp + at, len - at, &pe, &used), SGP32_OK);
+        at += used;
+        if (pe.tag != 0xA4)
+            continue;
+        assert_true(n < 4);
+        aka_seen *a = &out[n];
+        memset(a, 0, sizeof(*a));
+        sgp32_asn1_tlv header, config, param, field;
+        size_t h_used;
+        assert_int_equal(sgp32_asn1_read_tlv(pe.value.data, pe.value.len, &header, &h_used), SGP32_OK);
+        assert_int_equal(header.tag, 0xA0);
+        sgp32_asn1_reader r;
+        sgp32_asn1_reader_init(&r, header.value, 2);
+        while (sgp32_asn1_reader_next(&r, &field) == SGP32_OK)
+            if (field.tag == 0x81)
+                assert_int_equal(sgp32_asn1_parse_integer(field.value, &a->identification), SGP32_OK);
+        assert_int_equal(sgp32_asn1_read_tlv(pe.value.data + h_used, pe.value.len - h_used, &config, NULL),
+                         SGP32_OK);
+        assert_int_equal(config.tag, 0xA1);
+        assert_int_equal(sgp32_asn1_read_tlv(config.value.data, config.value.len, &param, NULL), SGP32_OK);
+        if (param.tag == 0xA0)
+            continue; /* mappingParameter */
+        assert_int_equal(param.tag, 0xA1);
+        n++;
+        sgp32_asn1_reader_init(&r, param.value, 3);
+        while (sgp32_asn1_reader_next(&r, &field) == SGP32_OK) {
+            if (field.tag == 0x80)
+                assert_int_equal(sgp32_asn1_parse_integer(field.value, &a->algorithm), SGP32_OK);
+            if (field.tag == 0x82) {
+                a->key_at = (size_t)(field.value.data - upp);
+                a->key_len = field.value.len;
+            }
+            if (field.tag == 0x83) {
+                a->opc_at = (size_t)(field.value.data - upp);
+                a->opc_len = field.value.len;
+            }
+        }
+    }
+    return n;
+}
+
+/* What the TS.48 files hold: two akaParameters (after the USIM, identification 11, and after the ISIM,
+ * 20), usim-test-algorithm(3), key 00..0F, opc all zero; sgp32_upp_find_aka agrees with the walk. */
+static void aka_in_templates(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 2; v++) {
+        sgp32_buf tpl;
+        assert_int_equal(test_read_file(templates[v], &tpl), SGP32_OK);
+        aka_seen seen[4];
+        assert_int_equal(walk_aka(tpl.data, tpl.len, seen), 2);
+        assert_int_equal(seen[0].identification, 11);
+        assert_int_equal(seen[1].identification, 20);
+        sgp32_upp_aka aka;
+        assert_int_equal(sgp32_upp_find_aka(tpl.data, tpl.len, &aka), SGP32_OK);
+        assert_int_equal(aka.count, 2);
+        assert_int_equal(aka.mapped, 0);
+        assert_int_equal(aka.algorithm, SGP32_UPP_AKA_USIM_TEST_ALGORITHM);
+        for (size_t i = 0; i < 2; i++) {
+            assert_int_equal(seen[i].algorithm, 3);
+            assert_int_equal(seen[i].key_len, 16);
+            assert_int_equal(seen[i].opc_len, 16);
+            assert_memory_equal(tpl.data + seen[i].key_at, ts48_key, 16);
+            assert_memory_equal(tpl.data + seen[i].opc_at, zeros, 16);
+            assert_int_equal(aka.key_at[i], seen[i].key_at);
+            assert_int_equal(aka.opc_at[i], seen[i].opc_at);
+        }
+        sgp32_buf_free(&tpl);
+    }
+}
+
+/* Ki and OPc in both akaParameters, next to the ICCID and IMSI; every other byte is the template's, and
+ * the metadata is the same as without keys. */
+static void personalise_with_keys(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 2; v++) {
+        sgp32_buf tpl;
+        assert_int_equal(test_read_file(templates[v], &tpl), SGP32_OK);
+        sgp32_smdp_profile_template t = make_template(&tpl);
+        aka_seen before[4], after[4];
+        assert_int_equal(walk_aka(tpl.data, tpl.len, before), 2);
+        size_t at[7], size[7] = {10, 10, 9, 16, 16, 16, 16};
+        at[0] = header_iccid_at(tpl.data, tpl.len);
+        size_t n;
+        assert_int_equal(sgp32_upp_find_file(tpl.data, tpl.len, SGP32_UPP_EF_ICCID, &at[1], &n), SGP32_OK);
+        assert_int_equal(sgp32_upp_find_file(tpl.data, tpl.len, SGP32_UPP_EF_IMSI, &at[2], &n), SGP32_OK);
+        at[3] = before[0].key_at, at[4] = before[0].opc_at, at[5] = before[1].key_at,
+        at[6] = before[1].opc_at;
+
+        sgp32_buf upp, md, plain_upp, plain_md;
+        sgp32_buf_init(&upp, 1 << 20);
+        sgp32_buf_init(&md, 1 << 16);
+        sgp32_buf_init(&plain_upp, 1 << 20);
+        sgp32_buf_init(&plain_md, 1 << 16);
+        assert_int_equal(sgp32_smdp_personalise(&t, "8949449999000000004", "234150999999977", &test_keys,
+                                                SMDP_ADDRESS, &upp, &md),
+                         SGP32_OK);
+        assert_int_equal(walk_aka(upp.data, upp.len, after), 2);
+        for (size_t i = 0; i < 2; i++) {
+            assert_int_equal(after[i].identification, before[i].identification);
+            assert_int_equal(after[i].algorithm, 3);
+            assert_int_equal(after[i].key_at, before[i].key_at); /* in place: nothing moved */
+            assert_int_equal(after[i].opc_at, before[i].opc_at);
+            assert_int_equal(after[i].key_len, 16);
+            assert_memory_equal(upp.data + after[i].key_at, test_keys.ki, 16);
+            assert_memory_equal(upp.data + after[i].opc_at, test_keys.opc, 16);
+        }
+        char digits[21], imsi[16];
+        assert_int_equal(sgp32_upp_iccid(upp.data, upp.len, digits), SGP32_OK);
+        assert_string_equal(digits, "8949449999000000004");
+        assert_int_equal(sgp32_upp_ef_iccid(upp.data, upp.len, digits), SGP32_OK);
+        assert_string_equal(digits, "8949449999000000004");
+        assert_int_equal(sgp32_upp_ef_imsi(upp.data, upp.len, imsi), SGP32_OK);
+        assert_string_equal(imsi, "234150999999977");
+        assert_same_except(&upp, &tpl, at, size, 7);
+        /* the template's key is nowhere left in the package */
+        for (size_t i = 0; i + 16 <= upp.len; i++)
+            assert_true(memcmp(upp.data + i, ts48_key, 16) != 0);
+        /* without keys: the same package but for the four key fields, the same metadata */
+        assert_int_equal(sgp32_smdp_personalise(&t, "8949449999000000004", "234150999999977", NULL,
+                                                SMDP_ADDRESS, &plain_upp, &plain_md),
+                         SGP32_OK);
+        assert_same_except(&upp, &plain_upp, at + 3, size + 3, 4);
+        assert_int_equal(md.len, plain_md.len);
+        assert_memory_equal(md.data, plain_md.data, md.len);
+        assert_memory_equal(plain_upp.data + before[0].key_at, ts48_key, 16);
+        /* the template itself is untouched */
+        assert_memory_equal(tpl.data + before[1].key_at, ts48_key, 16);
+        /* set_aka on its own, twice: the second is a no-op */
+        assert_int_equal(sgp32_upp_set_aka(plain_upp.data, plain_upp.len, &test_keys), SGP32_OK);
+        assert_memory_equal(plain_upp.data, upp.data, upp.len);
+        assert_int_equal(sgp32_upp_set_aka(plain_upp.data, plain_upp.len, &test_keys), SGP32_OK);
+        assert_memory_equal(plain_upp.data, upp.data, upp.len);
+        sgp32_buf_free(&upp);
+        sgp32_buf_free(&md);
+        sgp32_buf_free(&plain_upp);
+        sgp32_buf_free(&plain_md);
+        sgp32_buf_free(&tpl);
+    }
+}
+
+/* An akaParameter PE: identification id; algorithm < 0 gives a mappingParameter; key_len or opc_len 0
+ * leaves the field out; alternative 0xA1 normally (another tag: an unknown CHOICE alternative). */
+static void write_aka(sgp32_buf *out, int64_t id, int64_t algorithm, uint8_t fill, size_t key_len,
+                      size_t opc_len, uint32_t alternative)
+{
+    uint8_t key[32], opc[32];
+    memset(key, fill, sizeof(key));
+    memset(opc, (uint8_t)~fill, sizeof(opc));
+    size_t pe = sgp32_asn1_begin(out), h = sgp32_asn1_begin(out);
+    assert_int_equal(sgp32_asn1_write_tlv(out, 0x80, NULL, 0), SGP32_OK);
+    assert_int_equal(sgp32_asn1_write_integer(out, 0x81, id), SGP32_OK);
+    assert_int_equal(sgp32_asn1_end(out, 0xA0, h), SGP32_OK);
+    size_t config = sgp32_asn1_begin(out), alt = sgp32_asn1_begin(out);
+    if (algorithm < 0) {
+        static const uint8_t aid[] = {0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x02};
+        assert_int_equal(sgp32_asn1_write_tlv(out, 0x80, (const uint8_t *)"\x01", 1), SGP32_OK);
+        assert_int_equal(sgp32_asn1_write_tlv(out, 0x81, aid, sizeof(aid)), SGP32_OK);
+        assert_int_equal(sgp32_asn1_end(out, 0xA0, alt), SGP32_OK);
+    } else {
+        assert_int_equal(sgp32_asn1_write_integer(out, 0x80, algorithm), SGP32_OK);
+        assert_int_equal(sgp32_asn1_write_tlv(out, 0x81, (const uint8_t *)"\x02", 1), SGP32_OK);
+        if (key_len)
+            assert_int_equal(sgp32_asn1_write_tlv(out, 0x82, key, key_len), SGP32_OK);
+        if (opc_len)
+            assert_int_equal(sgp32_asn1_write_tlv(out, 0x83, opc, opc_len), SGP32_OK);
+        assert_int_equal(sgp32_asn1_end(out, alternative, alt), SGP32_OK);
+    }
+    assert_int_equal(sgp32_asn1_end(out, 0xA1, config), SGP32_OK);
+    assert_int_equal(sgp32_asn1_write_tlv(out, 0x82, (const uint8_t *)"\x02", 1), SGP32_OK); /* sqnOptions */
+    assert_int_equal(sgp32_asn1_end(out, 0xA4, pe), SGP32_OK);
+}
+
+/* The template with its akaParameters replaced by the PEs in aka (at the place of the first). */
+static void replace_aka(const sgp32_buf *tpl, const sgp32_buf *aka, sgp32_buf *out)
+{
+    sgp32_buf_init(out, 1 << 20);
+    size_t at = 0, used;
+    bool placed = false;
+    sgp32_asn1_tlv pe;
+    while (at < tpl->len) {
+        assert_int_equal(sgp32_asn1_read_tlv(tpl->data + at, tpl->len - at, &pe, &used), SGP32_OK);
+        if (pe.tag != 0xA4)
+            assert_int_equal(sgp32_buf_append(out, tpl->data + at, used), SGP32_OK);
+        else if (!placed)
+            assert_int_equal(sgp32_buf_append(out, aka->data, aka->len), SGP32_OK);
+        placed |= pe.tag == 0xA4;
+        at += used;
+    }
+}
+
+static void assert_keys_refused(const sgp32_buf *bad, int expected)
+{
+    sgp32_smdp_profile_template t = make_template(bad);
+    sgp32_buf upp, md;
+    sgp32_buf_init(&upp, 1 << 20);
+    sgp32_buf_init(&md, 1 << 16);
+    assert_int_equal(sgp32_smdp_personalise(&t, "89000123456789012341", "001010000000001", &test_keys,
+                                            SMDP_ADDRESS, &upp, &md),
+                     expected);
+    assert_int_equal(upp.len, 0); /* never a package with the template's keys */
+    assert_int_equal(md.len, 0);
+    /* without keys (a type without profile data) the same template is fine */
+    assert_int_equal(sgp32_smdp_personalise(&t, "89000123456789012341", NULL, NULL, SMDP_ADDRESS, &upp, &md),
+                     SGP32_OK);
+    sgp32_upp_aka aka;
+    assert_int_equal(sgp32_upp_find_aka(bad->data, bad->len, &aka), expected);
+    sgp32_buf copy;
+    sgp32_buf_init(&copy, 1 << 20);
+    assert_int_equal(sgp32_buf_append(&copy, bad->data, bad->len), SGP32_OK);
+    assert_int_equal(sgp32_upp_set_aka(copy.data, copy.len, &test_keys), expected);
+    assert_memory_equal(copy.data, bad->data, bad->len); /* nothing written */
+    sgp32_buf_free(&copy);
+    sgp32_buf_free(&upp);
+    sgp32_buf_free(&md);
+}
+
+/* Templates that cannot take one Ki/OPc pair are refused; those that can (one NAA, or one with keys and
+ * one mapped to it) take it. */
+static void refuse_bad_aka(void **state)
+{
+    (void)state;
+    sgp32_buf tpl;
+    assert_int_equal(test_read_file(TS48_V2, &tpl), SGP32_OK);
+    static const struct {
+        const char *what;
+        int64_t algorithm[2]; /* the second < -1: no second PE */
+        uint8_t fill[2];
+        size_t key_len, opc_len;
+        uint32_t alternative;
+        int expected;
+    } cases[] = {
+        {"no akaParameter", {-2, -2}, {0, 0}, 16, 16, 0xA1, SGP32_ERR_ASN1_MISSING},
+        {"mappings only", {-1, -1}, {0, 0}, 16, 16, 0xA1, SGP32_ERR_ASN1_MISSING},
+        {"15-byte key", {1, -2}, {1, 1}, 15, 16, 0xA1, SGP32_ERR_ASN1_SIZE},
+        {"32-byte opc", {1, -2}, {1, 1}, 16, 32, 0xA1, SGP32_ERR_ASN1_SIZE},
+        {"no opc", {1, -2}, {1, 1}, 16, 0, 0xA1, SGP32_ERR_ASN1_MISSING},
+        {"no key", {1, -2}, {1, 1}, 0, 16, 0xA1, SGP32_ERR_ASN1_MISSING},
+        {"TUAK", {2, -2}, {1, 1}, 16, 16, 0xA1, SGP32_ERR_UNSUPPORTED},
+        {"two NAAs, different keys", {1, 1}, {1, 2}, 16, 16, 0xA1, SGP32_ERR_UNSUPPORTED},
+        {"two NAAs, different algorithms", {1, 3}, {1, 1}, 16, 16, 0xA1, SGP32_ERR_UNSUPPORTED},
+        {"unknown algoConfiguration", {1, -2}, {1, 1}, 16, 16, 0xA2, SGP32_ERR_ASN1_UNKNOWN_CHOICE},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        print_message("%s\n", cases[i].what);
+        sgp32_buf aka, bad;
+        sgp32_buf_init(&aka, 4096);
+        for (int k = 0; k < 2; k++)
+            if (cases[i].algorithm[k] >= -1)
+                write_aka(&aka, 11 + k, cases[i].algorithm[k], cases[i].fill[k], cases[i].key_len,
+                          cases[i].opc_len, cases[i].alternative);
+        replace_aka(&tpl, &aka, &bad);
+        assert_keys_refused(&bad, cases[i].expected);
+        sgp32_buf_free(&aka);
+        sgp32_buf_free(&bad);
+    }
+    /* more NAAs with keys than SGP32_UPP_AKA_MAX */
+    sgp32_buf aka, bad;
+    sgp32_buf_init(&aka, 4096);
+    for (int k = 0; k <= SGP32_UPP_AKA_MAX; k++)
+        write_aka(&aka, 11 + k, 1, 7, 16, 16, 0xA1);
+    replace_aka(&tpl, &aka, &bad);
+    assert_keys_refused(&bad, SGP32_ERR_UNSUPPORTED);
+    sgp32_buf_free(&bad);
+    /* a malformed akaParameter (its length cut short) */
+    sgp32_buf_reset(&aka);
+    write_aka(&aka, 11, 1, 7, 16, 16, 0xA1);
+    aka.data[1]--;
+    aka.len--;
+    replace_aka(&tpl, &aka, &bad);
+    assert_keys_refused(&bad, SGP32_ERR_ASN1_TRUNCATED);
+    sgp32_buf_free(&bad);
+
+    /* accepted: a Milenage USIM alone; a USIM with keys and an ISIM mapped to them */
+    for (int mapped = 0; mapped < 2; mapped++) {
+        sgp32_buf_reset(&aka);
+        write_aka(&aka, 11, 1, 7, 16, 16, 0xA1);
+        if (mapped)
+            write_aka(&aka, 20, -1, 0, 0, 0, 0xA0);
+        replace_aka(&tpl, &aka, &bad);
+        sgp32_upp_aka found;
+        assert_int_equal(sgp32_upp_find_aka(bad.data, bad.len, &found), SGP32_OK);
+        assert_int_equal(found.count, 1);
+        assert_int_equal(found.mapped, (size_t)mapped);
+        assert_int_equal(found.algorithm, SGP32_UPP_AKA_MILENAGE);
+        sgp32_smdp_profile_template t = make_template(&bad);
+        sgp32_buf upp, md;
+        sgp32_buf_init(&upp, 1 << 20);
+        sgp32_buf_init(&md, 1 << 16);
+        assert_int_equal(
+            sgp32_smdp_personalise(&t, "89000123456789012341", NULL, &test_keys, SMDP_ADDRESS, &upp, &md),
+            SGP32_OK);
+        aka_seen seen[4];
+        assert_int_equal(walk_aka(upp.data, upp.len, seen), 1);
+        assert_int_equal(seen[0].algorithm, 1);
+        assert_memory_equal(upp.data + seen[0].key_at, test_keys.ki, 16);
+        assert_memory_equal(upp.data + seen[0].opc_at, test_keys.opc, 16);
+        sgp32_buf_free(&upp);
+        sgp32_buf_free(&md);
+        sgp32_buf_free(&bad);
+    }
+    sgp32_buf_free(&aka);
+    sgp32_buf_free(&tpl);
+}
+
+/* The server's profile_keys hook, scripted. */
+typedef struct hook_script {
+    int answer;
+    char type[65], iccid[21]; /* what it was asked */
+    int calls;
+} hook_script;
+
+static int scripted_keys(void *ctx, const char *profile_type, const char *iccid, uint8_t ki[16],
+                         uint8_t opc[16])
+{
+    hook_script *h = ctx;
+    h->calls++;
+    snprintf(h->type, sizeof(h->type), "%s", profile_type);
+    snprintf(h->iccid, sizeof(h->iccid), "%s", iccid);
+    if (h->answer == SGP32_SMDP_KEYS_FOUND) {
+        memcpy(ki, test_keys.ki, 16);
+        memcpy(opc, test_keys.opc, 16);
+    }
+    return h->answer;
+}
+
+/* sgp32_smdp_personalise_order: the hook's keys land in the package; "the template's" and no hook keep the
+ * template's key; "missing" is SGP32_ERR_NOT_FOUND with nothing appended (GetBoundProfilePackage turns it
+ * into 8.2/3.7); a failing hook's error comes back. */
+static void personalise_order_with_hook(void **state)
+{
+    (void)state;
+    sgp32_buf tpl;
+    assert_int_equal(test_read_file(TS48_V1, &tpl), SGP32_OK);
+    sgp32_smdp_profile_template t = make_template(&tpl);
+    hook_script h;
+    sgp32_smdp_server srv;
+    memset(&srv, 0, sizeof(srv));
+    srv.config.profile_keys_ctx = &h;
+    sgp32_smdp_order order;
+    memset(&order, 0, sizeof(order));
+    strcpy(order.iccid, "8949449999000000012");
+    strcpy(order.profile_type, "ts48");
+    strcpy(order.imsi, "001010000000012");
+    static const struct {
+        bool hook;
+        int answer, expected;
+        const uint8_t *key; /* in the package; NULL: nothing appended */
+    } cases[] = {
+        {true, SGP32_SMDP_KEYS_FOUND, SGP32_OK, test_keys.ki},
+        {true, SGP32_SMDP_KEYS_TEMPLATE, SGP32_OK, ts48_key},
+        {false, 0, SGP32_OK, ts48_key},
+        {true, SGP32_SMDP_KEYS_MISSING, SGP32_ERR_NOT_FOUND, NULL},
+        {true, SGP32_ERR_IO, SGP32_ERR_IO, NULL},
+        {true, 7, SGP32_ERR_INVALID_ARGUMENT, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&h, 0, sizeof(h));
+        h.answer = cases[i].answer;
+        srv.config.profile_keys = cases[i].hook ? scripted_keys : NULL;
+        sgp32_buf upp, md;
+        sgp32_buf_init(&upp, 1 << 20);
+        sgp32_buf_init(&md, 1 << 16);
+        assert_int_equal(sgp32_smdp_personalise_order(&srv, &t, &order, SMDP_ADDRESS, &upp, &md),
+                         cases[i].expected);
+        assert_int_equal(h.calls, cases[i].hook ? 1 : 0);
+        if (cases[i].hook) {
+            assert_string_equal(h.type, "ts48");
+            assert_string_equal(h.iccid, "8949449999000000012");
+        }
+        if (cases[i].key) {
+            aka_seen seen[4];
+            assert_int_equal(walk_aka(upp.data, upp.len, seen), 2);
+            assert_memory_equal(upp.data + seen[0].key_at, cases[i].key, 16);
+            assert_memory_equal(upp.data + seen[1].key_at, cases[i].key, 16);
+            assert_memory_equal(upp.data + seen[1].opc_at, cases[i].key == ts48_key ? zeros : test_keys.opc,
+                                16);
+            char imsi[16];
+            assert_int_equal(sgp32_upp_ef_imsi(upp.data, upp.len, imsi), SGP32_OK);
+            assert_string_equal(imsi, "001010000000012");
+        } else {
+            assert_int_equal(upp.len, 0);
+            assert_int_equal(md.len, 0);
+        }
+        sgp32_buf_free(&upp);
+        sgp32_buf_free(&md);
+    }
+    sgp32_buf_free(&tpl);
+}
+
 typedef struct alloc_ctx {
     sgp32_smdp_profile_template t;
 } alloc_ctx;
@@ -449,7 +871,8 @@ static int personalise_once(void *ctx)
     sgp32_buf upp, md;
     sgp32_buf_init(&upp, 1 << 20);
     sgp32_buf_init(&md, 1 << 16);
-    int rc = sgp32_smdp_personalise(&c->t, "89000123456789012341", NULL, SMDP_ADDRESS, &upp, &md);
+    int rc = sgp32_smdp_personalise(&c->t, "89000123456789012341", "001010000000001", &test_keys,
+                                    SMDP_ADDRESS, &upp, &md);
     sgp32_buf_free(&upp);
     sgp32_buf_free(&md);
     return rc;
@@ -474,6 +897,10 @@ int main(void)
         cmocka_unit_test(personalise_with_imsi),
         cmocka_unit_test(inventory_with_imsis),
         cmocka_unit_test(refuse_bad_ef_iccid),
+        cmocka_unit_test(aka_in_templates),
+        cmocka_unit_test(personalise_with_keys),
+        cmocka_unit_test(refuse_bad_aka),
+        cmocka_unit_test(personalise_order_with_hook),
         cmocka_unit_test(allocation_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

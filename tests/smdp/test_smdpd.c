@@ -3,7 +3,12 @@
  * (smdp_client.c) that orders profiles over ES2+ and downloads them over ES9+ (JSON and ASN.1),
  * on both curves, with and without confirmation code; every ES9+/ES2+ error branch with its
  * subject/reason code; a restart in the middle of a download; GetBoundProfilePackage retry; the
- * ES2+ handleDownloadProgressInfo callbacks to a tiny local HTTP listener.
+ * ES2+ handleDownloadProgressInfo callbacks to a tiny local HTTP listener. Per-profile keys: a type
+ * whose profiles come from two profile_data files (mode 600) gets each profile's Ki and OPc, read
+ * back off the card from the installed profile's akaParameters, its IMSI in EF.IMSI, and no key in
+ * the database; a profile whose line was taken out of the file (smdpd restarted) is refused with
+ * 8.2/3.7 rather than bound with the template's keys, and downloads once the line is back; smdpd
+ * refuses to start on a file others may read, a duplicate ICCID, or an inventory line of that type.
  *
  * Environment (set by run_smdpd_tests.sh): SMDPD (the binary), SMDP_WORK (a scratch directory
  * with pki/ and pki2/ made by sgp32-pki). The server listens on 127.0.0.1, on a free port; its
@@ -22,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,11 +136,54 @@ static int start_listener(void)
 
 /* ------------------------------------------------------------------ server */
 
-static void write_config(void)
+/* ------------------------------------------------------------------ per-profile keys (profile_data) */
+
+/* The operator's batch for type "keyed" (the TS.48 v1 template), in two files: keys-a.txt (upper-case
+ * hex, an 18-digit ICCID that smdpd completes with its Luhn digit) and keys-b.txt (lower case). */
+enum { KEYED = 5 };
+static struct keyed_profile {
+    const char *iccid;   /* as stored: with its Luhn digit */
+    const char *written; /* as in the file */
+    const char *imsi;
+    uint8_t ki[16], opc[16];
+} keyed[KEYED] = {
+    {"8949449999300000009", "894944999930000000", "234150888800000", {0}, {0}},
+    {"8949449999300000017", "8949449999300000017", "234150888800001", {0}, {0}},
+    {"8949449999300000025", "8949449999300000025", "234150888800002", {0}, {0}},
+    {"8949449999300000033", "8949449999300000033", "234150888800003", {0}, {0}},
+    {"8949449999300000041", "8949449999300000041", "234150888800004", {0}, {0}},
+};
+
+static void hex_of(const uint8_t *b, size_t n, bool upper, char *out)
 {
-    snprintf(config_path, sizeof(config_path), "%s/smdpd.conf", work);
-    snprintf(db_path, sizeof(db_path), "%s/smdpd.db", work);
-    FILE *f = fopen(config_path, "w");
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, upper ? "%02X" : "%02x", b[i]);
+}
+
+/* A key file with the entries [first, last) of keyed[] but skip (-1: none), mode 600. */
+static void write_keys(const char *name, size_t first, size_t last, int skip, mode_t mode)
+{
+    char path[700];
+    snprintf(path, sizeof(path), "%s/%s", work, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "# %s: ICCID IMSI KI OPC\n\n", name);
+    for (size_t i = first; i < last; i++) {
+        if ((int)i == skip)
+            continue;
+        char ki[33], opc[33];
+        hex_of(keyed[i].ki, 16, first == 0, ki);
+        hex_of(keyed[i].opc, 16, first == 0, opc);
+        fprintf(f, "%s\t%s %s %s%s\n", keyed[i].written, keyed[i].imsi, ki, opc,
+                i == first ? "  # first" : "");
+    }
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static void write_config_file(const char *path, const char *db, const char *extra)
+{
+    FILE *f = fopen(path, "w");
     assert_non_null(f);
     fprintf(f,
             "# smdpd test configuration\n"
@@ -156,9 +205,27 @@ static void write_config(void)
             "inventory = tiny 894944999920000000 1\n"
             "es2_token = " TOKEN "\n"
             "es2_callback_url = http://127.0.0.1:%d/es2plus/handleDownloadProgressInfo\n"
-            "cc_max_failures = 3\nthreads = 4\nmax_body = 65536\nlog_level = warn\n",
-            work, work, work, work, work, work, work, work, work, work, work, work, db_path, callback_port);
+            "cc_max_failures = 3\nthreads = 4\nmax_body = 65536\nlog_level = warn\n"
+            "template = keyed " SGP32_SPEC_DIR "/profiles/TS48V1-A-UNIQUE.der\n"
+            "profile_data = keyed %s/keys-a.txt\n"
+            "profile_data = keyed %s/keys-b.txt\n%s",
+            work, work, work, work, work, work, work, work, work, work, work, work, db, callback_port, work,
+            work, extra);
     fclose(f);
+}
+
+static void write_config(void)
+{
+    for (size_t i = 0; i < KEYED; i++)
+        for (size_t k = 0; k < 16; k++) {
+            keyed[i].ki[k] = (uint8_t)(0x3C + 0x25 * i + 0x11 * k);
+            keyed[i].opc[k] = (uint8_t)(0xA7 ^ (0x13 * i + 0x2B * k));
+        }
+    write_keys("keys-a.txt", 0, 3, -1, 0600);
+    write_keys("keys-b.txt", 3, KEYED, -1, 0600);
+    snprintf(config_path, sizeof(config_path), "%s/smdpd.conf", work);
+    snprintf(db_path, sizeof(db_path), "%s/smdpd.db", work);
+    write_config_file(config_path, db_path, "");
 }
 
 static void start_server(void)
@@ -835,6 +902,225 @@ static void download_retry_with_a_new_session_and_cancel(void **state)
     lpa_session_free(&s);
 }
 
+/* Whether a file holds bytes (false when it does not exist). */
+static bool file_holds(const char *path, const void *what, size_t n)
+{
+    sgp32_buf b;
+    if (test_read_file(path, &b) != SGP32_OK)
+        return false;
+    bool found = false;
+    for (size_t i = 0; !found && i + n <= b.len; i++)
+        found = memcmp(b.data + i, what, n) == 0;
+    sgp32_buf_free(&b);
+    return found;
+}
+
+/* No key of keyed[] in the database files, raw or as hex text. */
+static void assert_no_key_stored(void)
+{
+    char paths[2][700];
+    snprintf(paths[0], sizeof(paths[0]), "%s", db_path);
+    snprintf(paths[1], sizeof(paths[1]), "%s-wal", db_path);
+    for (size_t p = 0; p < 2; p++)
+        for (size_t i = 0; i < KEYED; i++) {
+            char upper[33], lower[33];
+            hex_of(keyed[i].ki, 16, true, upper);
+            hex_of(keyed[i].ki, 16, false, lower);
+            assert_false(file_holds(paths[p], keyed[i].ki, 16));
+            assert_false(file_holds(paths[p], keyed[i].opc, 16));
+            assert_false(file_holds(paths[p], upper, 32));
+            assert_false(file_holds(paths[p], lower, 32));
+        }
+}
+
+/* The installed profile on the card: both akaParameters carry the profile's Ki and OPc, EF.IMSI its IMSI. */
+static void assert_card_has_keys(env *e, const struct keyed_profile *k)
+{
+    char name[40], imsi[16];
+    snprintf(name, sizeof(name), "profile-%s", k->iccid);
+    sgp32_buf elements;
+    sgp32_buf_init(&elements, 1 << 20);
+    assert_int_equal(e->f.config.store.load(e->f.config.store.ctx, name, &elements), SGP32_OK);
+    sgp32_upp_aka aka;
+    assert_int_equal(sgp32_upp_find_aka(elements.data, elements.len, &aka), SGP32_OK);
+    assert_int_equal(aka.count, 2); /* USIM and ISIM */
+    for (size_t i = 0; i < aka.count; i++) {
+        assert_memory_equal(elements.data + aka.key_at[i], k->ki, 16);
+        assert_memory_equal(elements.data + aka.opc_at[i], k->opc, 16);
+    }
+    static const uint8_t template_key[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    for (size_t i = 0; i + 16 <= elements.len; i++)
+        assert_true(memcmp(elements.data + i, template_key, 16) != 0);
+    assert_int_equal(sgp32_upp_ef_imsi(elements.data, elements.len, imsi), SGP32_OK);
+    assert_string_equal(imsi, k->imsi);
+    char stored[32];
+    db_text(k->iccid, "imsi", stored, sizeof(stored));
+    assert_string_equal(stored, k->imsi);
+    sgp32_buf_free(&elements);
+}
+
+/* ES2+ downloadOrder of one ICCID and confirmOrder with release: the matchingId. */
+static void order_iccid(env *e, const char *iccid, char matching_id[65])
+{
+    smdp_result r;
+    json_t *ans = NULL;
+    assert_int_equal(smdp_es2(&e->c, "downloadOrder", json_pack("{s:s}", "iccid", iccid), &r, NULL),
+                     SGP32_OK);
+    assert_ok(r);
+    assert_int_equal(
+        smdp_es2(&e->c, "confirmOrder", json_pack("{s:s,s:b}", "iccid", iccid, "releaseFlag", 1), &r, &ans),
+        SGP32_OK);
+    assert_ok(r);
+    snprintf(matching_id, 65, "%s", json_string_value(json_object_get(ans, "matchingId")));
+    json_decref(ans);
+}
+
+static void keyed_profiles_carry_the_operators_keys(void **state)
+{
+    env *e = *state;
+    char iccid[21], mid[65];
+    smdp_result r;
+    /* the first Available profile of the type: the 18-digit line, completed with its Luhn digit */
+    order(e, "keyed", NULL, NULL, true, iccid, mid);
+    assert_string_equal(iccid, keyed[0].iccid);
+    assert_int_equal(lpa_download(&e->c, 0, mid, NULL, &r), SGP32_OK);
+    assert_ok(r);
+    assert_int_equal(db_state(iccid), SGP32_ORDER_INSTALLED);
+    assert_card_has_keys(e, &keyed[0]);
+    /* the next one over the ASN.1 binding, on the other curve: its own keys */
+    e->c.asn1 = true;
+    order(e, "keyed", NULL, "2020", true, iccid, mid);
+    assert_string_equal(iccid, keyed[1].iccid);
+    assert_int_equal(lpa_download(&e->c, 1, mid, "2020", &r), SGP32_OK);
+    assert_ok(r);
+    assert_card_has_keys(e, &keyed[1]);
+    e->c.asn1 = false;
+    assert_no_key_stored();
+
+    /* the operator takes keyed[4] out of its file and smdpd restarts: that profile is still Available in
+     * the database, but without keys its download is refused, never bound with the template's */
+    stop_server();
+    write_keys("keys-b.txt", 3, KEYED, 4, 0600);
+    start_server();
+    reconnect(e);
+    order_iccid(e, keyed[4].iccid, mid);
+    lpa_session s;
+    lpa_session_init(&s);
+    assert_int_equal(lpa_initiate(&e->c, &s, 0, "localhost", &r), SGP32_OK);
+    assert_ok(r);
+    assert_int_equal(lpa_authenticate(&e->c, &s, mid, NULL, NULL, &r), SGP32_OK);
+    assert_ok(r);
+    assert_int_equal(lpa_prepare(&e->c, &s, NULL), SGP32_OK);
+    assert_int_equal(lpa_get_bpp(&e->c, &s, &r), SGP32_OK);
+    assert_status(r, "8.2", "3.7");
+    assert_int_equal(s.bpp.len, 0);
+    assert_int_equal(db_state(keyed[4].iccid), SGP32_ORDER_RELEASED);
+    lpa_session_free(&s);
+    sgp32_euicc_reset(e->f.euicc);
+    /* the line is back: the same order downloads, with its keys */
+    stop_server();
+    write_keys("keys-b.txt", 3, KEYED, -1, 0600);
+    start_server();
+    reconnect(e);
+    assert_int_equal(lpa_download(&e->c, 1, mid, NULL, &r), SGP32_OK);
+    assert_ok(r);
+    assert_int_equal(db_state(keyed[4].iccid), SGP32_ORDER_INSTALLED);
+    assert_card_has_keys(e, &keyed[4]);
+    assert_no_key_stored();
+}
+
+/* smdpd --check with a config (the base one plus extra lines, its own database): the exit status, and
+ * what it wrote to stdout and stderr. */
+static int run_check(const char *extra, char *out, size_t out_size, char *err, size_t err_size)
+{
+    char conf[700], db[700], out_path[700], err_path[700];
+    snprintf(conf, sizeof(conf), "%s/check.conf", work);
+    snprintf(db, sizeof(db), "%s/check.db", work);
+    snprintf(out_path, sizeof(out_path), "%s/check.out", work);
+    snprintf(err_path, sizeof(err_path), "%s/check.err", work);
+    write_config_file(conf, db, extra);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (!freopen(out_path, "w", stdout) || !freopen(err_path, "w", stderr))
+            _exit(126);
+        execl(smdpd, smdpd, "--config", conf, "--check", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    sgp32_buf b;
+    assert_int_equal(test_read_file(out_path, &b), SGP32_OK);
+    snprintf(out, out_size, "%.*s", (int)b.len, (const char *)b.data);
+    sgp32_buf_free(&b);
+    assert_int_equal(test_read_file(err_path, &b), SGP32_OK);
+    snprintf(err, err_size, "%.*s", (int)b.len, (const char *)b.data);
+    sgp32_buf_free(&b);
+    return WEXITSTATUS(status);
+}
+
+static void smdpd_checks_profile_data_at_start(void **state)
+{
+    (void)state;
+    char out[4096], err[8192], expected[2400];
+    /* good files: loaded, counted, and no key in what smdpd prints, even at debug level */
+    assert_int_equal(run_check("log_level = debug\n", out, sizeof(out), err, sizeof(err)), 0);
+    assert_non_null(strstr(out, "smdpd: profile_data: 5 profiles with keys in 2 file(s)"));
+    assert_non_null(strstr(err, "keys-a.txt: 3 profiles with keys"));
+    for (size_t i = 0; i < KEYED; i++) {
+        char upper[33], lower[33];
+        hex_of(keyed[i].ki, 16, true, upper);
+        hex_of(keyed[i].ki, 16, false, lower);
+        assert_null(strstr(err, upper));
+        assert_null(strstr(err, lower));
+        assert_null(strstr(out, upper));
+        assert_null(strstr(out, lower));
+    }
+    /* a file its group may read */
+    write_keys("keys-c.txt", 0, 1, -1, 0640);
+    snprintf(expected, sizeof(expected), "profile_data = keyed %s/keys-c.txt\n", work);
+    assert_int_not_equal(run_check(expected, out, sizeof(out), err, sizeof(err)), 0);
+    snprintf(expected, sizeof(expected),
+             "smdpd: %s/keys-c.txt: mode 0640 lets group or others read or write the keys: chmod 600 "
+             "%s/keys-c.txt "
+             "(or 400)",
+             work, work);
+    assert_non_null(strstr(err, expected));
+    /* a duplicate ICCID across files */
+    write_keys("keys-c.txt", 0, 2, 0, 0600); /* keyed[1] again */
+    snprintf(expected, sizeof(expected), "profile_data = keyed %s/keys-c.txt\n", work);
+    assert_int_not_equal(run_check(expected, out, sizeof(out), err, sizeof(err)), 0);
+    snprintf(expected, sizeof(expected), "smdpd: %s/keys-c.txt:3: ICCID %s is already at %s/keys-a.txt:4",
+             work, keyed[1].iccid, work);
+    assert_non_null(strstr(err, expected));
+    /* an inventory line for a type whose profiles need keys */
+    assert_int_not_equal(
+        run_check("inventory = keyed 894944999930001000 5\n", out, sizeof(out), err, sizeof(err)), 0);
+    assert_non_null(strstr(err, "type keyed takes its profiles from profile_data"));
+    /* a template that cannot take keys: the TS.48 profile without its akaParameters */
+    sgp32_buf tpl;
+    assert_int_equal(test_read_file(SGP32_SPEC_DIR "/profiles/TS48V1-A-UNIQUE.der", &tpl), SGP32_OK);
+    char nokeys[700];
+    snprintf(nokeys, sizeof(nokeys), "%s/nokeys.der", work);
+    FILE *f = fopen(nokeys, "wb");
+    assert_non_null(f);
+    for (size_t at = 0, used = 0; at < tpl.len; at += used) {
+        sgp32_asn1_tlv pe;
+        assert_int_equal(sgp32_asn1_read_tlv(tpl.data + at, tpl.len - at, &pe, &used), SGP32_OK);
+        if (pe.tag != 0xA4)
+            assert_int_equal(fwrite(tpl.data + at, 1, used, f), used);
+    }
+    fclose(f);
+    sgp32_buf_free(&tpl);
+    write_keys("keys-c.txt", 0, 1, -1, 0600);
+    snprintf(expected, sizeof(expected), "template = nokeys %s\nprofile_data = nokeys %s/keys-c.txt\n",
+             nokeys, work);
+    assert_int_not_equal(run_check(expected, out, sizeof(out), err, sizeof(err)), 0);
+    assert_non_null(strstr(err, "smdpd: profile_data nokeys: the template cannot take per-profile keys: no "
+                                "akaParameter with an algoParameter (key and opc)"));
+}
+
 static void es2_callbacks_delivered(void **state)
 {
     (void)state;
@@ -890,6 +1176,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(es2_error_branches, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_in_the_middle_of_a_download, setup, teardown),
         cmocka_unit_test_setup_teardown(download_retry_with_a_new_session_and_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(keyed_profiles_carry_the_operators_keys, setup, teardown),
+        cmocka_unit_test(smdpd_checks_profile_data_at_start),
         cmocka_unit_test(es2_callbacks_delivered),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
