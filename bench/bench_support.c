@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "bench_support.h"
+#include "sgp32/certificate.h"
+#include "sgp32/eid.h"
 
 double bench_now(void)
 {
@@ -192,4 +194,74 @@ double bench_openssl_time(bench_op op)
     EVP_PKEY_free(key);
     EVP_PKEY_free(peer);
     return elapsed / (double)n;
+}
+
+/* ------------------------------------------------------------------ eUICC identities */
+
+static void read_whole(const char *path, sgp32_buf *out)
+{
+    sgp32_buf_init(out, 1 << 20);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "bench: cannot open %s\n", path);
+        exit(1);
+    }
+    uint8_t chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (sgp32_buf_append(out, chunk, n)) {
+            fprintf(stderr, "bench: %s too large\n", path);
+            exit(1);
+        }
+    fclose(f);
+}
+
+void bench_eum_load(bench_eum *eum, const char *spec_dir)
+{
+    char path[512];
+    sgp32_buf pem;
+    snprintf(path, sizeof(path), "%s/sgp26/EUM/CERT_EUM_ECDSA_NIST.der", spec_dir);
+    read_whole(path, &eum->certificate);
+    snprintf(path, sizeof(path), "%s/sgp26/CertificateIssuer/CERT_CI_ECDSA_NIST.der", spec_dir);
+    read_whole(path, &eum->ci_certificate);
+    snprintf(path, sizeof(path), "%s/sgp26/EUM/SK_EUM_ECDSA_NIST.pem", spec_dir);
+    read_whole(path, &pem);
+    int rc = sgp32_ec_private_from_pem((const char *)pem.data, pem.len, &eum->key);
+    sgp32_secure_zero(pem.data, pem.len);
+    sgp32_buf_free(&pem);
+    if (rc) {
+        fprintf(stderr, "bench: %s: not a P-256 private key\n", path);
+        exit(1);
+    }
+}
+
+void bench_eum_free(bench_eum *eum)
+{
+    sgp32_buf_free(&eum->certificate);
+    sgp32_buf_free(&eum->ci_certificate);
+    sgp32_secure_zero(&eum->key, sizeof(eum->key));
+}
+
+void bench_eid(char out[33], int group, long index)
+{
+    snprintf(out, SGP32_EID_DIGITS + 1, "89049032%02u%020lu00", (unsigned)group % 100u, (unsigned long)index);
+    sgp32_eid_set_check_digits(out);
+}
+
+int bench_eum_issue(const bench_eum *eum, const char *eid, sgp32_buf *cert, sgp32_ec_private_key *key)
+{
+    sgp32_ec_public_key pub;
+    int rc = sgp32_ec_generate(SGP32_CURVE_NIST_P256, key, &pub);
+    int64_t now = (int64_t)time(NULL);
+    sgp32_cert_request req = {
+        .profile = SGP32_CERT_PROFILE_EUICC,
+        .country = "ES",
+        .organization = "RSP Test EUM", /* the SGP.26 EUM's organisation */
+        .serial_number = eid,
+        .common_name = "bench eUICC",
+        .subject_key = &pub,
+        .not_before = now - 86400,
+        .not_after = now + 10L * 365 * 86400,
+    };
+    return rc ? rc : sgp32_cert_issue(&req, eum->certificate.data, eum->certificate.len, &eum->key, cert);
 }

@@ -7,7 +7,10 @@
 #ifndef SGP32_BENCH_SUPPORT_H
 #define SGP32_BENCH_SUPPORT_H
 
+#include <stdint.h>
 #include <sys/types.h>
+
+#include "sgp32/crypto.h"
 
 /* Monotonic seconds. */
 double bench_now(void);
@@ -44,5 +47,22 @@ typedef enum bench_op {
 /* CPU seconds per raw OpenSSL (EVP) P-256 operation, one thread, measured for at least 0.4 s of its
  * CPU time. */
 double bench_openssl_time(bench_op op);
+
+/*
+ * eUICC identities for simulated devices: the SGP.26 test EUM (NIST P-256) and its key, from
+ * spec_dir/sgp26, issue a CERT.EUICC per device, each with its own EID and key pair, as a fleet
+ * has; the EID is 89049032 (the EUM's permitted prefix) || group (2 digits) || index, with its check
+ * digits. bench_eum_load exits with a message when the files are missing.
+ */
+typedef struct bench_eum {
+    sgp32_buf certificate, ci_certificate;
+    sgp32_ec_private_key key;
+} bench_eum;
+
+void bench_eum_load(bench_eum *eum, const char *spec_dir);
+void bench_eum_free(bench_eum *eum);
+void bench_eid(char out[33], int group, long index);
+/* A CERT.EUICC for eid (appended to cert) and its private key; 0 ok. */
+int bench_eum_issue(const bench_eum *eum, const char *eid, sgp32_buf *cert, sgp32_ec_private_key *key);
 
 #endif

@@ -64,7 +64,6 @@
 #define API_SECRET   "bench-operator-secret-0123456789"
 #define OPERATION    "{\"psmo\":[{\"listProfileInfo\":{}}]}"
 #define ASN1_TYPE    "Content-Type: application/x-gsma-rsp-asn1"
-#define SGP26_EUM_O  "RSP Test EUM"
 #define BOOTSTRAP_ID "8900000000000000001"
 
 enum {
@@ -202,66 +201,23 @@ typedef struct device {
 } device;
 
 static device *devices; /* opt.devices active, then opt.idle idle ones */
-static sgp32_buf eum_der, ci_der;
-
-/* 89049032 (the SGP.26 EUM's permitted prefix) || group || index, check digits computed. */
-static void make_eid(char out[SGP32_EID_DIGITS + 1], int group, long index)
-{
-    snprintf(out, SGP32_EID_DIGITS + 1, "89049032%02d%020ld00", group, index);
-    if (sgp32_eid_set_check_digits(out))
-        fail("EID %s", out);
-}
-
-static void read_file(const char *path, sgp32_buf *out)
-{
-    sgp32_buf_init(out, 1 << 20);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail("cannot open %s", path);
-    uint8_t chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (sgp32_buf_append(out, chunk, n))
-            fail("%s too large", path);
-    fclose(f);
-}
+static bench_eum eum;
 
 /* CERT.EUICC for each device under the SGP.26 EUM; the active ones get a software eUICC. */
 static void make_devices(void)
 {
-    sgp32_buf eum_key_pem;
-    sgp32_ec_private_key eum_key;
-    read_file(SGP32_SPEC_DIR "/sgp26/EUM/CERT_EUM_ECDSA_NIST.der", &eum_der);
-    read_file(SGP32_SPEC_DIR "/sgp26/CertificateIssuer/CERT_CI_ECDSA_NIST.der", &ci_der);
-    read_file(SGP32_SPEC_DIR "/sgp26/EUM/SK_EUM_ECDSA_NIST.pem", &eum_key_pem);
-    if (sgp32_ec_private_from_pem((const char *)eum_key_pem.data, eum_key_pem.len, &eum_key))
-        fail("SGP.26 EUM key");
-    sgp32_buf_free(&eum_key_pem);
+    bench_eum_load(&eum, SGP32_SPEC_DIR);
     int n = opt.devices + opt.idle;
     devices = calloc((size_t)n, sizeof(*devices));
     if (!devices)
         fail("out of memory");
-    int64_t now = (int64_t)time(NULL);
     for (int i = 0; i < n; i++) {
         device *d = &devices[i];
-        make_eid(d->eid, i < opt.devices ? 11 : 22, i);
+        bench_eid(d->eid, i < opt.devices ? 11 : 22, i);
         d->token = 1000 + i;
         sgp32_ec_private_key key;
-        sgp32_ec_public_key pub;
-        if (sgp32_ec_generate(SGP32_CURVE_NIST_P256, &key, &pub))
-            fail("key generation");
-        sgp32_cert_request req = {
-            .profile = SGP32_CERT_PROFILE_EUICC,
-            .country = "ES",
-            .organization = SGP26_EUM_O,
-            .serial_number = d->eid,
-            .common_name = "bench eUICC",
-            .subject_key = &pub,
-            .not_before = now - 86400,
-            .not_after = now + 10L * 365 * 86400,
-        };
         sgp32_buf_init(&d->cert, 4096);
-        if (sgp32_cert_issue(&req, eum_der.data, eum_der.len, &eum_key, &d->cert))
+        if (bench_eum_issue(&eum, d->eid, &d->cert, &key))
             fail("issuing CERT.EUICC for %s", d->eid);
         uint8_t bcd[SGP32_EID_LEN];
         sgp32_eid_from_text(d->eid, bcd);
@@ -278,10 +234,10 @@ static void make_devices(void)
         if (sgp32_euicc_memory_store_new(&d->memory, &c->store))
             fail("eUICC store");
         c->identities[0].euicc_certificate = sgp32_buf_bytes(&d->cert);
-        c->identities[0].eum_certificate = sgp32_buf_bytes(&eum_der);
+        c->identities[0].eum_certificate = sgp32_buf_bytes(&eum.certificate);
         c->identities[0].key = key;
         c->identity_count = 1;
-        c->trusted_cis[0] = sgp32_buf_bytes(&ci_der);
+        c->trusted_cis[0] = sgp32_buf_bytes(&eum.ci_certificate);
         c->trusted_ci_count = 1;
         d->bootstrap =
             (sgp32_euicc_preloaded_profile){BOOTSTRAP_ID, "Bootstrap", "sgp32 bench", 1, true, false};
@@ -291,7 +247,6 @@ static void make_devices(void)
             fail("software eUICC %s", d->eid);
         sgp32_secure_zero(&key, sizeof(key));
     }
-    sgp32_secure_zero(&eum_key, sizeof(eum_key));
 }
 
 static void free_devices(void)
@@ -306,8 +261,7 @@ static void free_devices(void)
     }
     free(devices);
     devices = NULL;
-    sgp32_buf_free(&eum_der);
-    sgp32_buf_free(&ci_der);
+    bench_eum_free(&eum);
 }
 
 static json_t *b64(const sgp32_buf *der)
@@ -328,7 +282,7 @@ static void register_devices(http *h)
     json_t *list = json_array();
     for (int i = 0; i < opt.devices + opt.idle; i++)
         json_array_append_new(list, json_pack("{s:s,s:o,s:o,s:I}", "eid", devices[i].eid, "euiccCertificate",
-                                              b64(&devices[i].cert), "eumCertificate", b64(&eum_der),
+                                              b64(&devices[i].cert), "eumCertificate", b64(&eum.certificate),
                                               "associationToken", (json_int_t)devices[i].token));
     json_t *root = json_pack("{s:o}", "devices", list);
     char *body = json_dumps(root, JSON_COMPACT);
@@ -713,7 +667,7 @@ static double insert_backlog(int64_t *queued_after)
     for (long i = 0; i < opt.queued_devices; i++) {
         sgp32_eim_euicc e;
         sgp32_eim_euicc_init(&e);
-        make_eid(eids[i], 33, i);
+        bench_eid(eids[i], 33, i);
         snprintf(e.eid, sizeof(e.eid), "%s", eids[i]);
         e.associated = true;
         e.registered = now;

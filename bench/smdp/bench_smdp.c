@@ -4,8 +4,10 @@
  *
  * Set-up: a test PKI (sgp32-pki, DPtls for localhost under the SGP.26 CI), smdpd on 127.0.0.1
  * (a free port, SQLite in a temporary directory, one worker thread per CPU), orders made over
- * ES2+ first. Then T client threads, each an LPA + software eUICC with a kept-alive HTTPS
- * connection, run complete downloads (initiateAuthentication, authenticateClient,
+ * ES2+ first, and one device per download (its own EID, key pair and CERT.EUICC issued here under
+ * the SGP.26 EUM, as in a fleet: smdpd verifies a certificate it has not seen at every download).
+ * Then T client threads, each an LPA with a kept-alive HTTPS connection and a new software eUICC
+ * per download, run complete downloads (initiateAuthentication, authenticateClient,
  * getBoundProfilePackage, the BPP into the eUICC, handleNotification with the PIR), NIST P-256.
  *
  *   downloads_per_s_per_core  downloads / CPU seconds smdpd used during the downloads
@@ -90,9 +92,19 @@ static crypto_times measure_crypto(void)
 
 /* ------------------------------------------------------------------ clients */
 
+/* A device of the fleet: its own EID, key pair and CERT.EUICC under the SGP.26 EUM, so that the
+ * SM-DP+ verifies a new eUICC certificate at every download, as it would in a fleet (its caches
+ * only know the EUM). */
+typedef struct device {
+    char eid[33];
+    sgp32_buf certificate;
+    sgp32_ec_private_key key;
+} device;
+
 typedef struct worker {
     int count;
     char (*matching_ids)[65];
+    device *devices;
     int done, failed;
     pthread_t thread;
 } worker;
@@ -104,7 +116,8 @@ static void *work(void *arg)
     smdp_client c;
     char url[64];
     snprintf(url, sizeof(url), "https://localhost:%d", port);
-    /* one HTTPS connection per client thread, kept alive; a fresh eUICC for every download */
+    /* one HTTPS connection per client thread, kept alive; a fresh eUICC (new device) for every
+     * download */
     if (smdp_client_init(&c, url, ca, TOKEN, NULL) != SGP32_OK) {
         w->failed = w->count;
         return NULL;
@@ -112,6 +125,16 @@ static void *work(void *arg)
     for (int i = 0; i < w->count; i++) {
         if (euicc_fixture_open(&f) != SGP32_OK) {
             w->failed++;
+            continue;
+        }
+        /* the fixture's first identity (NIST P-256) becomes this download's device, the only one
+         * (a card has one EID; the SGP.26 brainpool identity carries the SGP.26 EID) */
+        f.config.identities[0].euicc_certificate = sgp32_buf_bytes(&w->devices[i].certificate);
+        f.config.identities[0].key = w->devices[i].key;
+        f.config.identity_count = 1;
+        if (euicc_fixture_reopen(&f) != SGP32_OK) {
+            w->failed++;
+            euicc_fixture_close(&f);
             continue;
         }
         c.euicc = f.euicc;
@@ -175,17 +198,37 @@ int main(int argc, char **argv)
     }
     smdp_client_free(&c);
     euicc_fixture_close(&f);
+    bench_eum eum;
+    bench_eum_load(&eum, SGP32_SPEC_DIR);
+    device *devices = calloc((size_t)downloads, sizeof(*devices));
+    for (int i = 0; devices && i < downloads; i++) {
+        bench_eid(devices[i].eid, 44, i);
+        sgp32_buf_init(&devices[i].certificate, 4096);
+        if (bench_eum_issue(&eum, devices[i].eid, &devices[i].certificate, &devices[i].key)) {
+            fprintf(stderr, "bench_smdp: cannot issue CERT.EUICC for %s\n", devices[i].eid);
+            bench_server_stop(&server);
+            return 3;
+        }
+    }
+    bench_eum_free(&eum);
+    if (!devices) {
+        bench_server_stop(&server);
+        return 3;
+    }
 
     /* the crypto bound now and again after the downloads: this machine's speed drifts (other
      * tenants), and the ratio should compare the two at the same speed */
     crypto_times before = measure_crypto();
-    fprintf(stderr, "bench_smdp: %d orders made over ES2+; downloading\n", downloads);
+    fprintf(stderr, "bench_smdp: %d orders made over ES2+, %d CERT.EUICC issued; downloading\n", downloads,
+            downloads);
     worker *w = calloc((size_t)clients, sizeof(*w));
     double cpu0 = bench_server_cpu(&server), t0 = bench_now();
     for (int i = 0; i < clients; i++) {
         w[i].count = downloads / clients + (i < downloads % clients);
-        w[i].matching_ids =
-            mids + (i * (downloads / clients) + (i < downloads % clients ? i : downloads % clients));
+        size_t first =
+            (size_t)(i * (downloads / clients) + (i < downloads % clients ? i : downloads % clients));
+        w[i].matching_ids = mids + first;
+        w[i].devices = devices + first;
         pthread_create(&w[i].thread, NULL, work, &w[i]);
     }
     int done = 0, failed = 0;
@@ -219,6 +262,11 @@ int main(int argc, char **argv)
            done, failed, wall, cpu, rate, bound, bound > 0 ? rate / bound : 0);
     free(w);
     free(mids);
+    for (int i = 0; i < downloads; i++) {
+        sgp32_buf_free(&devices[i].certificate);
+        sgp32_secure_zero(&devices[i].key, sizeof(devices[i].key));
+    }
+    free(devices);
     curl_global_cleanup();
     return failed ? 1 : 0;
 }
