@@ -321,6 +321,41 @@ typedef struct identity {
     const char *aliases[SMDPD_LIST_MAX];
 } identity;
 
+/* The first bytes of path are a PEM block (what curl will load for each callback). */
+static bool pem_file(const char *path)
+{
+    char head[64] = "";
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(head, 1, sizeof(head) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    head[n] = '\0';
+    return strstr(head, "-----BEGIN ") != NULL;
+}
+
+/* smdpd's client certificate for the callbacks: with its key, over https, both PEM files it can
+ * read; checked at start rather than failing every callback later. */
+static bool callback_client_ok(const smdpd_config *conf)
+{
+    const char *cert = conf->es2_callback_client_certificate, *key = conf->es2_callback_client_key;
+    if (!cert[0] && !key[0])
+        return true;
+    if (!cert[0] || !key[0]) {
+        fprintf(stderr, "smdpd: es2_callback_client_certificate and es2_callback_client_key go together\n");
+        return false;
+    }
+    if (strncasecmp(conf->es2_callback_url, "https://", 8) != 0) {
+        fprintf(stderr, "smdpd: es2_callback_client_certificate needs an https:// es2_callback_url\n");
+        return false;
+    }
+    const char *bad = !pem_file(cert) ? cert : !pem_file(key) ? key : NULL;
+    if (bad) {
+        fprintf(stderr, "smdpd: %s: cannot read it, or not a PEM file\n", bad);
+        return false;
+    }
+    return true;
+}
+
 static int load_identity(const smdpd_config *conf, identity *id)
 {
     sgp32_ci_set_init(&id->cis);
@@ -552,6 +587,8 @@ int main(int argc, char **argv)
                 "smdpd: es2_callback_token needs an https:// es2_callback_url (it would go in clear)\n");
         return 2;
     }
+    if (!callback_client_ok(&conf))
+        return 2;
     sgp32_log_set_level_all((sgp32_log_level)sgp32_log_level_parse(conf.log_level));
 
     int status = 1;
@@ -657,6 +694,8 @@ int main(int argc, char **argv)
         smdpd_callbacks_config cc = {conf.es2_callback_url,
                                      conf.es2_callback_ca,
                                      conf.es2_callback_token,
+                                     conf.es2_callback_client_certificate,
+                                     conf.es2_callback_client_key,
                                      (int)conf.es2_callback_attempts,
                                      1.0,
                                      &sc.smdp.config.store};

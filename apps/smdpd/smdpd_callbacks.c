@@ -26,7 +26,7 @@ enum { MAX_DELAY_S = 60, STOP_GRACE_S = 2, IDLE_RECHECK_S = 60 };
 struct smdpd_callbacks {
     smdpd_callbacks_config config;
     sgp32_smdp_store store;
-    char *url, *ca;
+    char *url, *ca, *client_certificate, *client_key;
     char *authorization; /* "Authorization: Bearer <token>", or NULL */
     pthread_mutex_t lock;
     pthread_cond_t cond;  /* CLOCK_MONOTONIC; signalled by post and stop */
@@ -92,6 +92,10 @@ static outcome post(smdpd_callbacks *cb, const sgp32_buf *body)
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, cb);
     if (cb->ca && cb->ca[0])
         curl_easy_setopt(curl, CURLOPT_CAINFO, cb->ca);
+    if (cb->client_certificate) {
+        curl_easy_setopt(curl, CURLOPT_SSLCERT, cb->client_certificate);
+        curl_easy_setopt(curl, CURLOPT_SSLKEY, cb->client_key);
+    }
     CURLcode cc = curl_easy_perform(curl);
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -194,6 +198,8 @@ static void free_all(smdpd_callbacks *cb)
     free(cb->authorization);
     free(cb->url);
     free(cb->ca);
+    free(cb->client_certificate);
+    free(cb->client_key);
     free(cb);
 }
 
@@ -208,12 +214,19 @@ smdpd_callbacks *smdpd_callbacks_start(const smdpd_callbacks_config *config)
     atomic_init(&cb->stop, false);
     cb->config = *config;
     cb->store = *config->store;
-    cb->config.url = cb->config.ca = cb->config.token = NULL; /* the caller's: copied below */
+    /* the caller's strings: copied below */
+    cb->config.url = cb->config.ca = cb->config.token = NULL;
+    cb->config.client_certificate = cb->config.client_key = NULL;
     cb->config.store = NULL;
     if (cb->config.attempts < 1)
         cb->config.attempts = 1;
     cb->url = strdup(config->url);
     cb->ca = config->ca ? strdup(config->ca) : NULL;
+    bool client = config->client_certificate && config->client_certificate[0];
+    if (client) {
+        cb->client_certificate = strdup(config->client_certificate);
+        cb->client_key = config->client_key ? strdup(config->client_key) : NULL;
+    }
     bool token = config->token && config->token[0];
     size_t auth_len = token ? strlen("Authorization: Bearer ") + strlen(config->token) + 1 : 0;
     if (token && (cb->authorization = malloc(auth_len)) != NULL)
@@ -225,6 +238,7 @@ smdpd_callbacks *smdpd_callbacks_start(const smdpd_callbacks_config *config)
     pthread_cond_init(&cb->cond, &attr);
     pthread_condattr_destroy(&attr);
     if (!cb->url || (config->ca && !cb->ca) || (token && !cb->authorization) ||
+        (client && (!cb->client_certificate || !cb->client_key)) ||
         pthread_create(&cb->thread, NULL, worker, cb) != 0) {
         sgp32_log(SGP32_LOG_ERROR, SGP32_LOG_APP, &log_ctx, "cannot start the ES2+ callback worker");
         free_all(cb);

@@ -12,12 +12,14 @@
 #include "sgp32/smdp_server.h"
 
 typedef struct smdpd_callbacks_config {
-    const char *url;               /* the operator's handleDownloadProgressInfo endpoint */
-    const char *ca;                /* CA file (PEM) for its TLS certificate; NULL or "": the system CAs */
-    const char *token;             /* sent as Authorization: Bearer <token>; NULL or "": none */
-    int attempts;                  /* posts per event before it is dropped (>= 1) */
-    double first_delay;            /* seconds before the first retry; doubled each time, at most 60 */
-    const sgp32_smdp_store *store; /* with the outbox functions; shared with the server (copied) */
+    const char *url;                /* the operator's handleDownloadProgressInfo endpoint */
+    const char *ca;                 /* CA file (PEM) for its TLS certificate; NULL or "": the system CAs */
+    const char *token;              /* sent as Authorization: Bearer <token>; NULL or "": none */
+    const char *client_certificate; /* PEM file presented for mutual TLS; NULL or "": none */
+    const char *client_key;         /* its private key (PEM file) */
+    int attempts;                   /* posts per event before it is dropped (>= 1) */
+    double first_delay;             /* seconds before the first retry; doubled each time, at most 60 */
+    const sgp32_smdp_store *store;  /* with the outbox functions; shared with the server (copied) */
 } smdpd_callbacks_config;
 
 typedef struct smdpd_callbacks smdpd_callbacks;

@@ -75,6 +75,10 @@ static const struct key_doc {
     {"es2_callback_ca", "CA file (PEM) to verify the callback URL's TLS certificate (default: system CAs)"},
     {"es2_callback_token",
      "bearer token smdpd sends with its callbacks (Authorization: Bearer ...); needs an https URL"},
+    {"es2_callback_client_certificate",
+     "certificate (PEM) smdpd presents to the callback URL when the operator requires mutual TLS, as "
+     "ES2+ has it; needs es2_callback_client_key and an https URL"},
+    {"es2_callback_client_key", "private key (PEM) of es2_callback_client_certificate"},
     {"es2_requester", "functionRequesterIdentifier in callbacks (default smdpd)"},
     {"es2_callback_attempts",
      "posts per callback before it is dropped; retries wait 1 s, 2 s, 4 s ... up to 60 s (default 8)"},
@@ -225,6 +229,10 @@ static int config_set(void *ctx, const char *key, const char *value)
         return COPY(c->es2_callback_ca);
     if (!strcmp(key, "es2_callback_token"))
         return COPY(c->es2_callback_token);
+    if (!strcmp(key, "es2_callback_client_certificate"))
+        return COPY(c->es2_callback_client_certificate);
+    if (!strcmp(key, "es2_callback_client_key"))
+        return COPY(c->es2_callback_client_key);
     if (!strcmp(key, "es2_requester"))
         return COPY(c->es2_requester);
     if (!strcmp(key, "es2_callback_attempts"))

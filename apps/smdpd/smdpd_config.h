@@ -66,6 +66,8 @@ typedef struct smdpd_config {
     char es2_callback_url[SMDPD_PATH_LEN];
     char es2_callback_ca[SMDPD_PATH_LEN];
     char es2_callback_token[SMDPD_TEXT_LEN];
+    char es2_callback_client_certificate[SMDPD_PATH_LEN]; /* PEM: smdpd's client certificate (mutual TLS) */
+    char es2_callback_client_key[SMDPD_PATH_LEN];
     char es2_requester[64];
     long es2_callback_attempts;
     int cc_max_failures, max_download_attempts; /* 0: lib/smdp's defaults */

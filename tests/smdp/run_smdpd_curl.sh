@@ -1,7 +1,7 @@
 #!/bin/sh
 # smdpd robustness with curl: malformed JSON, wrong types, unknown, missing and duplicate
 # fields, bad base64, oversized bodies, wrong methods, content types and paths, garbage ASN.1,
-# ES2+ without the token, ES2+ with mutual TLS. Every answer must be spec-shaped (a header with functionExecutionStatus
+# ES2+ without the token, ES2+ with mutual TLS, the callbacks' client certificate settings. Every answer must be spec-shaped (a header with functionExecutionStatus
 # Failed and the expected subject/reason, or the HTTP status for transport-level problems), and
 # the server must keep serving. smdpd runs on 127.0.0.1, a free port; the trap always stops it.
 # usage: run_smdpd_curl.sh SGP32_PKI SMDPD SPEC_DIR WORK_DIR
@@ -36,6 +36,23 @@ if "$smdpd" --config "$work/smdpd.conf" --set es2_callback_url=http://127.0.0.1:
   echo "smdpd accepted a callback token with an http URL"; exit 1
 fi
 grep -q 'needs an https://' "$work/token.err" || { echo "no clear message for the token/http refusal"; exit 1; }
+# smdpd's client certificate for the callbacks (mutual TLS): with its key, over https, PEM files
+# it can read; each mistake refused at start with its own message
+cert="es2_callback_client_certificate=$work/pki/CERT_EIMtls_localhost_NIST.pem"
+key="es2_callback_client_key=$work/pki/SK_EIMtls_localhost_NIST.pem"
+refused() { # MESSAGE SETTINGS...
+  message=$1; shift
+  if "$smdpd" --config "$work/smdpd.conf" "$@" --check >/dev/null 2>"$work/client.err"; then
+    echo "smdpd accepted: $*"; exit 1
+  fi
+  grep -q "$message" "$work/client.err" || { echo "no clear message for: $*"; cat "$work/client.err"; exit 1; }
+}
+refused 'go together' --set es2_callback_url=https://localhost:9/cb --set "$cert"
+refused 'needs an https://' --set es2_callback_url=http://127.0.0.1:9/cb --set "$cert" --set "$key"
+refused 'not a PEM file' --set es2_callback_url=https://localhost:9/cb --set "$cert" \
+  --set "es2_callback_client_key=$work/pki/CERT_DPauth_NIST.der"
+"$smdpd" --config "$work/smdpd.conf" --set es2_callback_url=https://localhost:9/cb --set "$cert" --set "$key" \
+  --check >/dev/null || { echo "smdpd refused a good callback client certificate"; exit 1; }
 # a value too long for its field is refused, not cut and run on into the next field
 if "$smdpd" --config "$work/smdpd.conf" --set "inventory = ts48 894450000000000000012345 10" --check \
      >/dev/null 2>"$work/long.err"; then

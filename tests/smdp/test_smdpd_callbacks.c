@@ -7,7 +7,8 @@
  * queue; a network error retried; a stop during the back-off keeps every event with its retry
  * state in the outbox (an SQLite store, as smdpd's) and the next worker delivers them in order;
  * against an endpoint that never answers, stop cuts the post under way after its grace and keeps
- * it; the body and URL copied.
+ * it; the body and URL copied; over HTTPS to an endpoint that requires a client certificate,
+ * delivered with one and refused in the handshake (retried, kept) without.
  * Waits use condition variables with deadlines; the worker's log is captured by a sink.
  */
 #include <arpa/inet.h>
@@ -29,7 +30,11 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
 
+#include "app_http.h"
+#include "https_test_server.h"
 #include "sgp32/log.h"
 #include "smdpd_callbacks.h"
 
@@ -665,6 +670,119 @@ static void test_copies(void **state)
     assert_body(f->l, 2, ys);
 }
 
+/* ------------------------------------------------------------------ mutual TLS */
+
+/* An HTTPS listener (libmicrohttpd, 127.0.0.1) with a localhost certificate of a test CI that
+ * requires a client certificate of that CI, verified in the handshake (apps/common's
+ * sgp32_app_http_require_client_certificate, as smdpd's own ES2+ side does), and answers 204. */
+typedef struct tls_listener {
+    struct MHD_Daemon *daemon;
+    unsigned short port;
+    atomic_int verified_posts;
+} tls_listener;
+
+static enum MHD_Result tls_answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size,
+                                  void **con_cls)
+{
+    (void)url, (void)method, (void)version, (void)upload;
+    tls_listener *l = cls;
+    if (!*con_cls) { /* the headers: wait for the body */
+        *con_cls = l;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (sgp32_app_http_client_verified(c))
+        atomic_fetch_add(&l->verified_posts, 1);
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NO_CONTENT, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void write_file(const char *path, const sgp32_buf *b)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b->data, 1, b->len, f), b->len);
+    fclose(f);
+}
+
+/* The worker presents its client certificate (es2_callback_client_certificate / _key) to an
+ * operator endpoint that requires one: delivered. Without one the handshake fails: nothing reaches
+ * the operator, the post is retried and the event stays in the outbox. */
+static void test_client_certificate(void **state)
+{
+    fixture *f = *state;
+    test_pki pki;
+    assert_int_equal(test_pki_make(&pki), SGP32_OK);
+    sgp32_buf ci_pem; /* the operator's CA for both directions, here one test CI */
+    sgp32_buf_init(&ci_pem, 64 * 1024);
+    assert_int_equal(test_pem_certificate(&pki.ci_der, &ci_pem), SGP32_OK);
+    char dir[] = "/tmp/test_smdpd_callbacks.XXXXXX", ca[64], cert[64], key[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+    snprintf(cert, sizeof(cert), "%s/client.pem", dir);
+    snprintf(key, sizeof(key), "%s/client.key", dir);
+    write_file(ca, &ci_pem);
+    /* the test PKI's certificate is an eIM TLS one, serverAuth and clientAuth: it serves as both */
+    write_file(cert, &pki.server_cert_pem);
+    write_file(key, &pki.server_key_pem);
+
+    static tls_listener l;
+    atomic_init(&l.verified_posts, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    l.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL, NULL, tls_answer, &l,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_HTTPS_MEM_CERT,
+                                (const char *)pki.server_cert_pem.data, MHD_OPTION_HTTPS_MEM_KEY,
+                                (const char *)pki.server_key_pem.data, MHD_OPTION_HTTPS_MEM_TRUST,
+                                (const char *)ci_pem.data, MHD_OPTION_NOTIFY_CONNECTION,
+                                sgp32_app_http_require_client_certificate, NULL, MHD_OPTION_END);
+    assert_non_null(l.daemon);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(l.daemon, MHD_DAEMON_INFO_BIND_PORT);
+    assert_non_null(info);
+    snprintf(f->url, sizeof(f->url), "https://localhost:%u" PATH, info->port);
+
+    smdpd_callbacks_config with = {.url = f->url,
+                                   .ca = ca,
+                                   .client_certificate = cert,
+                                   .client_key = key,
+                                   .attempts = 5,
+                                   .first_delay = 0.2,
+                                   .store = &f->store};
+    f->cb = smdpd_callbacks_start(&with);
+    assert_non_null(f->cb);
+    assert_true(smdpd_callbacks_post(f->cb, "{\"notificationPointId\":1}"));
+    sgp32_smdp_outbox_item item;
+    sgp32_smdp_outbox_item_init(&item);
+    assert_int_equal(outbox_first_after(f, &item, WAIT_S, true), SGP32_ERR_NOT_FOUND); /* delivered */
+    assert_int_equal(atomic_load(&l.verified_posts), 1);
+    assert_int_equal(log_matches("failed"), 0);
+    stop_worker(f);
+
+    smdpd_callbacks_config without = with;
+    without.client_certificate = without.client_key = NULL;
+    f->cb = smdpd_callbacks_start(&without);
+    assert_non_null(f->cb);
+    assert_true(smdpd_callbacks_post(f->cb, "{\"notificationPointId\":3}"));
+    assert_true(log_wait("failed", 2, WAIT_S)); /* refused in the handshake, and retried */
+    assert_int_equal(atomic_load(&l.verified_posts), 1);
+    stop_worker(f);
+    assert_int_equal(f->store.outbox_first(f->store.ctx, &item), SGP32_OK);
+    static const char kept[] = "{\"notificationPointId\":3}";
+    assert_int_equal(item.body.len, strlen(kept));
+    assert_memory_equal(item.body.data, kept, strlen(kept));
+    sgp32_smdp_outbox_item_free(&item);
+
+    MHD_stop_daemon(l.daemon);
+    unlink(ca), unlink(cert), unlink(key), rmdir(dir);
+    sgp32_buf_free(&ci_pem);
+    test_pki_free(&pki);
+}
+
 int main(void)
 {
     monotonic_cond_init(&logs.cond);
@@ -684,6 +802,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_with_silent_endpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_certificate, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     sgp32_log_set_sink(NULL, NULL);
