@@ -18,6 +18,8 @@
 
 #include "sgp32/alloc.h"
 #include "sgp32/crypto.h"
+#include "sgp32/smdp_server.h"
+#include "sgp32/text.h"
 #include "smdpd_profile_data.h"
 
 enum {
@@ -54,44 +56,18 @@ static bool all_digits(const char *s, size_t n)
     return true;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* 32 hex digits into 16 bytes; false (out untouched) otherwise. */
 static bool key_from_hex(const char *s, size_t n, uint8_t out[SGP32_UPP_AKA_KEY_LEN])
 {
-    if (n != 2 * SGP32_UPP_AKA_KEY_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (hex_value(s[i]) < 0)
-            return false;
-    for (size_t i = 0; i < SGP32_UPP_AKA_KEY_LEN; i++)
-        out[i] = (uint8_t)(hex_value(s[2 * i]) << 4 | hex_value(s[2 * i + 1]));
-    return true;
-}
-
-/* The Luhn check digit of an 18-digit ICCID (as sgp32_smdp_inventory_add appends it). */
-static char luhn_digit(const char *digits, size_t len)
-{
-    int sum = 0;
-    for (size_t i = 0; i < len; i++) {
-        int d = digits[len - 1 - i] - '0';
-        if (i % 2 == 0) {
-            d *= 2;
-            if (d > 9)
-                d -= 9;
-        }
-        sum += d;
-    }
-    return (char)('0' + (10 - sum % 10) % 10);
+    uint8_t key[SGP32_UPP_AKA_KEY_LEN];
+    sgp32_buf b;
+    sgp32_buf_init_fixed(&b, key, sizeof(key)); /* no heap copy of a key */
+    bool ok =
+        n == 2 * SGP32_UPP_AKA_KEY_LEN && sgp32_hex_decode(s, n, &b) == SGP32_OK && b.len == sizeof(key);
+    if (ok)
+        memcpy(out, key, sizeof(key));
+    sgp32_secure_zero(key, sizeof(key));
+    return ok;
 }
 
 /* A bad ICCID or IMSI for a message: 'text' (anything unprintable as '?') when it is short, else only how
@@ -207,7 +183,7 @@ static int parse_line(smdpd_profile_data *pd, uint32_t file, const char *path, u
     }
     memcpy(e->iccid, w[0].at, w[0].len);
     if (w[0].len == 18)
-        e->iccid[18] = luhn_digit(e->iccid, 18);
+        e->iccid[18] = sgp32_smdp_iccid_luhn(e->iccid, 18);
     memcpy(e->imsi, w[1].at, w[1].len);
     e->file = file;
     e->line = line;

@@ -203,6 +203,8 @@ int sgp32_smdp_profile_metadata(const sgp32_smdp_profile_template *t, const char
                                 const char *smdp_address, sgp32_buf *metadata);
 /* ICCID digits from ES2+ text (19..20 characters, a trailing F allowed); Luhn is not judged. */
 int sgp32_smdp_iccid_from_text(const char *text, char digits[SGP32_SMDP_ICCID_MAX + 1]);
+/* The Luhn check digit of the first len digits of an ICCID (what an 18-digit one is completed with). */
+char sgp32_smdp_iccid_luhn(const char *digits, size_t len);
 /* The ICCID in EF.ICCID coding (nibble-swapped BCD, F padded), as metadata and PIRs carry it. */
 int sgp32_smdp_iccid_to_bcd(const char *digits, uint8_t out[10]);
 /* The activation code LPA:1$address$matchingId[$$1] (the last when a code is required). */

@@ -39,6 +39,21 @@ int sgp32_smdp_iccid_from_text(const char *text, char digits[SGP32_SMDP_ICCID_MA
     return SGP32_OK;
 }
 
+char sgp32_smdp_iccid_luhn(const char *digits, size_t len)
+{
+    int sum = 0;
+    for (size_t i = 0; i < len; i++) {
+        int d = digits[len - 1 - i] - '0';
+        if (i % 2 == 0) {
+            d *= 2;
+            if (d > 9)
+                d -= 9;
+        }
+        sum += d;
+    }
+    return (char)('0' + (10 - sum % 10) % 10);
+}
+
 int sgp32_smdp_iccid_to_bcd(const char *digits, uint8_t out[10])
 {
     char d[SGP32_SMDP_ICCID_MAX + 1];

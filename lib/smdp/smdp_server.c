@@ -82,22 +82,6 @@ int sgp32_smdp_server_init(sgp32_smdp_server *srv, const sgp32_smdp_server_confi
     return SGP32_OK;
 }
 
-/* Luhn check digit of the 18..19 leading ICCID digits. */
-static char luhn_digit(const char *digits, size_t len)
-{
-    int sum = 0;
-    for (size_t i = 0; i < len; i++) {
-        int d = digits[len - 1 - i] - '0';
-        if (i % 2 == 0) {
-            d *= 2;
-            if (d > 9)
-                d -= 9;
-        }
-        sum += d;
-    }
-    return (char)('0' + (10 - sum % 10) % 10);
-}
-
 /* The digits of a number in place, plus one (all 9s wrap to all 0s). */
 static void increment_digits(char *digits, size_t len)
 {
@@ -159,7 +143,7 @@ int sgp32_smdp_inventory_add(const sgp32_smdp_server *srv, const char *profile_t
         memset(&o, 0, sizeof(o));
         memcpy(o.iccid, base, len + 1);
         if (add_luhn) {
-            o.iccid[18] = luhn_digit(base, 18);
+            o.iccid[18] = sgp32_smdp_iccid_luhn(base, 18);
             o.iccid[19] = '\0';
         }
         snprintf(o.profile_type, sizeof(o.profile_type), "%s", profile_type);
