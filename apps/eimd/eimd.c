@@ -8,9 +8,10 @@
  *     /api/v1/...                        fleet REST API (bearer tokens, docs/eim-api.yaml)
  *     GET / and /console                 a static web console over the REST API
  *   SQLite store, the ES9+' leg to SM-DP+s (es9_client.h, TLS always verified), a background
- *   thread that forwards notifications and expires operations, a push worker (eimd_push.c) that
- *   POSTs TransferEimPackage to IPAs with a push address (mutual TLS: the eIM's certificate, the
- *   IPA's verified), one log line per request, SIGTERM/SIGINT stop cleanly.
+ *   thread that forwards notifications, expires operations and removes expired relay sessions,
+ *   a push worker (eimd_push.c) that POSTs TransferEimPackage to IPAs with a push address (mutual
+ *   TLS: the eIM's certificate, the IPA's verified), one log line per request, SIGTERM/SIGINT stop
+ *   cleanly.
  *
  * Run `eimd --help` for every config key; docs/eimd.md is the operator guide.
  */
@@ -132,7 +133,7 @@ typedef struct background {
 static void background_tick(background *b)
 {
     const sgp32_eim_server *srv = b->srv;
-    size_t forwarded = 0, expired = 0;
+    size_t forwarded = 0, expired = 0, purged = 0;
     int rc = sgp32_eim_forward_notifications(srv, FORWARD_BATCH, &forwarded);
     if (rc)
         sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &log_ctx, "notification forwarding: %s", sgp32_err_str(rc));
@@ -144,6 +145,12 @@ static void background_tick(background *b)
         sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &log_ctx, "operation expiry: %s", sgp32_err_str(rc));
     if (expired)
         sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &log_ctx, "%zu operation(s) expired", expired);
+    /* relay sessions nobody will look up again (their download is over or abandoned) */
+    if (srv->config.store.relay_purge &&
+        (rc = srv->config.store.relay_purge(srv->config.store.ctx, sgp32_eim_now(srv), &purged)))
+        sgp32_log(SGP32_LOG_WARN, SGP32_LOG_APP, &log_ctx, "relay session purge: %s", sgp32_err_str(rc));
+    if (purged)
+        sgp32_log(SGP32_LOG_INFO, SGP32_LOG_APP, &log_ctx, "%zu expired relay session(s) removed", purged);
 }
 
 static void *background_thread(void *arg)

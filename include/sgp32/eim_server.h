@@ -250,6 +250,9 @@ typedef struct sgp32_eim_store {
     int (*relay_put)(void *ctx, const sgp32_eim_relay *r); /* insert or replace */
     int (*relay_get)(void *ctx, const uint8_t *txid, size_t len, sgp32_eim_relay *out);
     int (*relay_delete)(void *ctx, const uint8_t *txid, size_t len);
+    /* Relay sessions whose expiry passed (never looked up again: no status, no cancel) are deleted;
+     * *count how many. Optional. */
+    int (*relay_purge)(void *ctx, int64_t now, size_t *count);
     /* notifications to forward */
     int (*outbox_put)(void *ctx, sgp32_eim_outbox_item *item); /* sets item->id */
     /* The first item due at now (next_attempt <= now); NOT_FOUND: none. */

@@ -10,6 +10,7 @@
  *   op_find_idempotent unique partial index (created_by, idempotency_key) WHERE key <> ''
  *   op_expire          partial index op_expiry (expires) over live rows with an expiry
  *   result_seen        primary key (eid, seq); relay_get: primary key txid
+ *   relay_purge        partial index relay_expiry (expires) over rows with an expiry
  *   euicc_counter_next one UPDATE .. RETURNING (the row lock of the write is the increment's)
  * sgp32_eim_sqlite_query_plan (below, not public) lets the tests prove it with EXPLAIN QUERY PLAN.
  *
@@ -19,8 +20,9 @@
  * makes the whole transaction roll back.
  *
  * Versioned rows (euicc, operation) are updated by compare-and-set on their version column.
- * Schema version 2 (PRAGMA user_version): a new file gets it whole, a version 1 file is migrated in
- * place (version 2 added euicc.push_address); a newer file is refused with SGP32_ERR_STORE_VERSION.
+ * Schema version 3 (PRAGMA user_version): a new file gets it whole, older files are migrated in
+ * place (version 2 added euicc.push_address, version 3 the relay_expiry index); a newer file is
+ * refused with SGP32_ERR_STORE_VERSION.
  */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -34,7 +36,7 @@
 #include "sgp32/log.h"
 
 enum {
-    SCHEMA_VERSION = 2,
+    SCHEMA_VERSION = 3,
     LIST_DEFAULT_LIMIT = 100,
     BUSY_TIMEOUT_MS = 5000,
     BUSY_RETRIES = 3, /* SQLITE_BUSY the busy handler does not cover (WAL recovery) */
@@ -69,6 +71,7 @@ enum {
     ST_RELAY_PUT,
     ST_RELAY_GET,
     ST_RELAY_DELETE,
+    ST_RELAY_PURGE,
     ST_OUTBOX_PUT,
     ST_OUTBOX_NEXT,
     ST_OUTBOX_UPDATE,
@@ -167,6 +170,7 @@ static const char *const sql[ST_COUNT] = {
                      "VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_RELAY_GET] = "SELECT txid, eid, smdp_address, operation_id, expires FROM relay WHERE txid = ?1",
     [ST_RELAY_DELETE] = "DELETE FROM relay WHERE txid = ?1",
+    [ST_RELAY_PURGE] = "DELETE FROM relay INDEXED BY relay_expiry WHERE expires > 0 AND expires < ?1",
     [ST_OUTBOX_PUT] = "INSERT INTO outbox (eid, address, notification, attempts, next_attempt) "
                       "VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_OUTBOX_NEXT] =
@@ -187,7 +191,7 @@ static const char *const sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
 };
 
-/* Version 2. Run once, inside BEGIN IMMEDIATE, on a file whose user_version is 0. */
+/* Version 3. Run once, inside BEGIN IMMEDIATE, on a file whose user_version is 0. */
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS euicc ("
     " eid TEXT PRIMARY KEY, label TEXT NOT NULL DEFAULT '', euicc_certificate BLOB, eum_certificate BLOB,"
@@ -222,6 +226,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS relay ("
     " txid BLOB PRIMARY KEY, eid TEXT NOT NULL DEFAULT '', smdp_address TEXT NOT NULL DEFAULT '',"
     " operation_id INTEGER NOT NULL DEFAULT 0, expires INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS relay_expiry ON relay (expires) WHERE expires > 0;"
     "CREATE TABLE IF NOT EXISTS outbox ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, eid TEXT NOT NULL DEFAULT '', address TEXT NOT NULL DEFAULT '',"
     " notification BLOB, attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER NOT NULL DEFAULT 0);"
@@ -234,13 +239,17 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS token ("
     " name TEXT PRIMARY KEY, role INTEGER NOT NULL, secret_sha256 BLOB NOT NULL UNIQUE,"
     " created INTEGER NOT NULL DEFAULT 0);"
-    "PRAGMA user_version = 2;";
+    "PRAGMA user_version = 3;";
 
 /* Version 1 -> 2 (same transaction): the IPA's push address (TransferEimPackage). */
 static const char migrate_1_to_2[] = "ALTER TABLE euicc ADD COLUMN push_address TEXT NOT NULL DEFAULT '';"
                                      "CREATE INDEX IF NOT EXISTS euicc_push ON euicc (eid) "
                                      "WHERE push_address <> '';"
                                      "PRAGMA user_version = 2;";
+/* Version 2 -> 3: expired relay sessions found without a scan. */
+static const char migrate_2_to_3[] =
+    "CREATE INDEX IF NOT EXISTS relay_expiry ON relay (expires) WHERE expires > 0;"
+    "PRAGMA user_version = 3;";
 
 struct sgp32_eim_sqlite {
     sqlite3 *db;
@@ -280,9 +289,13 @@ static int schema_setup(sgp32_eim_sqlite *d)
     sqlite3_finalize(v);
     if (!rc && version == 0)
         rc = exec(d, schema);
-    else if (!rc && version == 1)
-        rc = exec(d, migrate_1_to_2);
-    else if (!rc && version != SCHEMA_VERSION)
+    else if (!rc && (version == 1 || version == 2)) {
+        /* the steps in order, all in this one transaction */
+        if (version == 1)
+            rc = exec(d, migrate_1_to_2);
+        if (!rc)
+            rc = exec(d, migrate_2_to_3);
+    } else if (!rc && version != SCHEMA_VERSION)
         rc = SGP32_ERR_STORE_VERSION;
     if (!rc)
         rc = exec(d, "COMMIT");
@@ -1084,6 +1097,19 @@ static int relay_get(void *ctx, const uint8_t *txid, size_t len, sgp32_eim_relay
                       out);
 }
 
+static int relay_purge(void *ctx, int64_t now, size_t *count)
+{
+    sgp32_eim_sqlite *d = ctx;
+    sqlite3_stmt *s = acquire(d, ST_RELAY_PURGE);
+    if (s)
+        sqlite3_bind_int64(s, 1, now);
+    write_effect effect = {0, 0};
+    int rc = finish_write(d, ST_RELAY_PURGE, s, "relay purge", &effect);
+    if (!rc && count)
+        *count = (size_t)effect.changes;
+    return rc;
+}
+
 static int relay_delete(void *ctx, const uint8_t *txid, size_t len)
 {
     if (!txid || !len || len > SGP32_EIM_RELAY_TXID_MAX)
@@ -1336,7 +1362,7 @@ static int tx_end(void *ctx, bool commit)
 /*
  * Not in the public header: the tests and benches use it to check that the hot statements use
  * their indexes. Writes the EXPLAIN QUERY PLAN details of the statement named (its index in the
- * table above: "op_next", "op_idempotent", "op_expire", "result_seen", "relay_get",
+ * table above: "op_next", "op_idempotent", "op_expire", "result_seen", "relay_get", "relay_purge",
  * "outbox_next", "euicc_counter") into out, separated by "; ".
  */
 int sgp32_eim_sqlite_query_plan(sgp32_eim_sqlite *d, const char *statement, char *out, size_t size);
@@ -1356,6 +1382,7 @@ int sgp32_eim_sqlite_query_plan(sgp32_eim_sqlite *d, const char *statement, char
         {"op_count", ST_OP_COUNT},
         {"result_seen", ST_RESULT_SEEN},
         {"relay_get", ST_RELAY_GET},
+        {"relay_purge", ST_RELAY_PURGE},
         {"outbox_next", ST_OUTBOX_NEXT},
         {"euicc_counter", ST_EUICC_COUNTER},
         {"euicc_touch", ST_EUICC_TOUCH},
@@ -1425,6 +1452,7 @@ sgp32_eim_store sgp32_eim_sqlite_store(sgp32_eim_sqlite *d)
         .relay_put = relay_put,
         .relay_get = relay_get,
         .relay_delete = relay_delete,
+        .relay_purge = relay_purge,
         .outbox_put = outbox_put,
         .outbox_next = outbox_next,
         .outbox_update = outbox_update,

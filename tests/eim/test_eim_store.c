@@ -1,7 +1,8 @@
 /*
  * lib/eim/eim_store_sqlite.c: every record type round trips, versions conflict, the queue is FIFO
  * over live operations only, counters stay strictly increasing under threads, transactions roll
- * back, a file database survives a reopen, a version 1 file is migrated (push_address), the push
+ * back, a file database survives a reopen, a version 1 file is migrated (push_address, then the
+ * relay_expiry index of version 3), expired relay sessions are purged, the push
  * worker's candidates are the eUICCs with a push address and an open operation, and the hot
  * statements are index lookups (EXPLAIN QUERY PLAN) that still answer correctly with 100,000
  * queued operations.
@@ -677,6 +678,36 @@ static void relay_sessions(void **state)
     assert_int_equal(st->relay_delete(st->ctx, r.transaction_id, 16), SGP32_ERR_NOT_FOUND);
 }
 
+/* Expired relay sessions go, in one statement; live ones and those without an expiry stay. */
+static void relay_sessions_purged(void **state)
+{
+    fixture *f = *state;
+    const sgp32_eim_store *st = &f->st;
+    const int64_t expiries[] = {100, 199, 200, 300, 0};
+    for (size_t i = 0; i < SGP32_ARRAY_LEN(expiries); i++) {
+        sgp32_eim_relay r = {.transaction_id = {(uint8_t)(i + 1)},
+                             .transaction_id_len = 16,
+                             .smdp_address = "smdp.example.com",
+                             .expires = expiries[i]};
+        make_eid(1, r.eid);
+        assert_int_equal(st->relay_put(st->ctx, &r), SGP32_OK);
+    }
+    size_t purged = 99;
+    assert_int_equal(st->relay_purge(st->ctx, 200, &purged), SGP32_OK);
+    assert_int_equal(purged, 2); /* 100 and 199: expired before 200 */
+    sgp32_eim_relay got;
+    for (size_t i = 0; i < SGP32_ARRAY_LEN(expiries); i++) {
+        uint8_t txid[16] = {(uint8_t)(i + 1)};
+        assert_int_equal(st->relay_get(st->ctx, txid, 16, &got), i < 2 ? SGP32_ERR_NOT_FOUND : SGP32_OK);
+    }
+    assert_int_equal(st->relay_purge(st->ctx, 200, &purged), SGP32_OK);
+    assert_int_equal(purged, 0);
+    assert_int_equal(st->relay_purge(st->ctx, 1000, &purged), SGP32_OK);
+    assert_int_equal(purged, 2); /* 200 and 300; the one without an expiry stays */
+    uint8_t forever[16] = {5};
+    assert_int_equal(st->relay_get(st->ctx, forever, 16, &got), SGP32_OK);
+}
+
 static void outbox_due_order(void **state)
 {
     fixture *f = *state;
@@ -1102,7 +1133,7 @@ static void version_1_file_is_migrated(void **state)
     assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
     assert_int_equal(sqlite3_exec(raw,
                                   "DROP INDEX euicc_push; ALTER TABLE euicc DROP COLUMN push_address; "
-                                  "PRAGMA user_version = 1;",
+                                  "DROP INDEX relay_expiry; PRAGMA user_version = 1;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(raw);
@@ -1120,13 +1151,14 @@ static void version_1_file_is_migrated(void **state)
     assert_int_equal(st.euicc_get(st.ctx, e.eid, &got), SGP32_OK);
     assert_string_equal(got.push_address, "10.0.0.3:9443");
     assert_plan(db, "euicc_push", "euicc_push");
+    assert_plan(db, "relay_purge", "relay_expiry");
     sgp32_eim_sqlite_close(db);
 
     assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(s, 0), 2);
+    assert_int_equal(sqlite3_column_int(s, 0), 3); /* and on to version 3 in the same open */
     sqlite3_finalize(s);
     sqlite3_close(raw);
     sgp32_eim_euicc_free(&got);
@@ -1189,6 +1221,7 @@ static void hot_statements_are_index_lookups(void **state)
     assert_plan(f->db, "op_list_state", "USING INDEX op_state (state=? AND id>?)");
     assert_plan(f->db, "op_list_eid_state", "USING INDEX op_eid (eid=? AND id>?)");
     assert_plan(f->db, "relay_get", "USING INDEX sqlite_autoindex_relay_1 (txid=?)");
+    assert_plan(f->db, "relay_purge", "SEARCH relay USING INDEX relay_expiry");
     assert_plan(f->db, "outbox_next", "USING INDEX outbox_due (next_attempt<?)");
     assert_plan(f->db, "euicc_counter", "USING INDEX sqlite_autoindex_euicc_1 (eid=?)");
     assert_plan(f->db, "euicc_touch", "USING INDEX sqlite_autoindex_euicc_1 (eid=?)");
@@ -1271,6 +1304,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(expiry_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(results_are_deduplicated, setup, teardown),
         cmocka_unit_test_setup_teardown(relay_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(relay_sessions_purged, setup, teardown),
         cmocka_unit_test_setup_teardown(outbox_due_order, setup, teardown),
         cmocka_unit_test_setup_teardown(events_append_and_list, setup, teardown),
         cmocka_unit_test_setup_teardown(tokens, setup, teardown),
