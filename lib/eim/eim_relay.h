@@ -68,6 +68,12 @@ int sgp32_eim_relay_write_error(sgp32_eim_relay_function f, int64_t code, sgp32_
  * expired one is deleted on the way).
  */
 int sgp32_eim_relay_lookup(const sgp32_eim_server *srv, sgp32_bytes transaction_id, sgp32_eim_relay *out);
+/* How every relayed call after InitiateAuthentication starts: the relay session of transaction_id
+ * (sgp32_eim_relay_lookup), its EID put in ctx. An unknown or expired one is SGP32_OK with *error set
+ * to unknown_code (the function's invalidTransactionId) and *why, for the caller to refuse; a store
+ * error is returned. */
+int sgp32_eim_relay_session(const sgp32_eim_server *srv, sgp32_bytes transaction_id, int64_t unknown_code,
+                            sgp32_eim_relay *relay, sgp32_log_context *ctx, int64_t *error, const char **why);
 
 /* Log context of a relay exchange (txid_hex: 2*16+1 bytes, filled from transaction_id). */
 void sgp32_eim_relay_log_context(sgp32_log_context *ctx, const char *eid, sgp32_bytes transaction_id,

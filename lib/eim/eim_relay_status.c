@@ -285,6 +285,20 @@ int sgp32_eim_relay_lookup(const sgp32_eim_server *srv, sgp32_bytes transaction_
     return SGP32_OK;
 }
 
+int sgp32_eim_relay_session(const sgp32_eim_server *srv, sgp32_bytes transaction_id, int64_t unknown_code,
+                            sgp32_eim_relay *relay, sgp32_log_context *ctx, int64_t *error, const char **why)
+{
+    int rc = sgp32_eim_relay_lookup(srv, transaction_id, relay);
+    if (rc == SGP32_ERR_NOT_FOUND) {
+        *error = unknown_code;
+        *why = "unknown transactionId";
+        return SGP32_OK;
+    }
+    if (!rc)
+        ctx->eid = relay->eid[0] ? relay->eid : NULL;
+    return rc;
+}
+
 void sgp32_eim_relay_info(sgp32_eim_esipa_info *info, uint32_t function_tag, const char *eid,
                           int64_t operation_id, const char *fmt, ...)
 {

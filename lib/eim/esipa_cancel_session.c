@@ -57,16 +57,12 @@ int sgp32_eim_cancel_session(const sgp32_eim_server *srv, const sgp32_cancel_ses
     sgp32_buf_init(&answer, EIM_RELAY_ANSWER_MAX);
     sgp32_eim_relay_log_context(&ctx, NULL, req->transaction_id, txid_hex);
 
-    int rc = sgp32_eim_relay_lookup(srv, req->transaction_id, &relay);
-    if (rc == SGP32_ERR_NOT_FOUND) {
-        rc = SGP32_OK;
-        error = ERR_INVALID_TRANSACTION_ID;
-        why = "unknown transactionId";
-        goto refuse;
-    }
+    int rc = sgp32_eim_relay_session(srv, req->transaction_id, ERR_INVALID_TRANSACTION_ID, &relay, &ctx,
+                                     &error, &why);
     if (rc)
         goto out;
-    ctx.eid = relay.eid[0] ? relay.eid : NULL;
+    if (error)
+        goto refuse;
     if (req->cancel_session_response.choice ==
         SGP32_SGP32_CANCEL_SESSION_RESPONSE_COMPACT_CANCEL_SESSION_RESPONSE_OK) {
         error = EIM_RELAY_UNDEFINED;

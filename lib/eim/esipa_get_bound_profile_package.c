@@ -81,16 +81,12 @@ int sgp32_eim_get_bound_profile_package(const sgp32_eim_server *srv,
     sgp32_buf_init(&spare, EIM_RELAY_BPP_MAX);
     sgp32_eim_relay_log_context(&ctx, NULL, req->transaction_id, txid_hex);
 
-    int rc = sgp32_eim_relay_lookup(srv, req->transaction_id, &relay);
-    if (rc == SGP32_ERR_NOT_FOUND) {
-        rc = SGP32_OK;
-        error = ERR_INVALID_TRANSACTION_ID;
-        why = "unknown transactionId";
-        goto refuse;
-    }
+    int rc = sgp32_eim_relay_session(srv, req->transaction_id, ERR_INVALID_TRANSACTION_ID, &relay, &ctx,
+                                     &error, &why);
     if (rc)
         goto out;
-    ctx.eid = relay.eid[0] ? relay.eid : NULL;
+    if (error)
+        goto refuse;
 
     /* ES9+ GetBoundProfilePackageRequest BF3A {80 txid, BF21}. */
     mark = sgp32_asn1_begin(&request);
