@@ -564,7 +564,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
             char line[2048];
             snprintf(line, sizeof(line), "%s", argv[++i]);
-            if (smdpd_config_line(&conf, line, "--set"))
+            int rc = smdpd_config_line(&conf, line, "--set");
+            sgp32_secure_zero(line, sizeof(line)); /* es2_token and the like are secrets */
+            if (rc)
                 return 2;
         } else if (!strcmp(argv[i], "--check")) {
             check_only = true;
