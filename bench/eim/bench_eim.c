@@ -27,12 +27,16 @@
  *                                  measured before and after the round trips, the mean used
  *   ratio                          the first over the second
  *   poll_ratio_1m_queued_vs_empty  polls per eimd CPU second with 1,000,000 operations queued for
- *                                  other eUICCs over the same with no operation queued
+ *                                  other eUICCs over the same with no operation queued: the median
+ *                                  of that ratio over the rounds (one slice on each eimd, side by
+ *                                  side in time); poll_ratio_totals is the ratio of the totals
  *
  * For the poll ratio the database, once the devices are registered, is copied; the million
  * operations (and the other eUICCs that own them) go into the copy through the SQLite store API
  * in one transaction, eimd stopped. Then one eimd runs on each file and the clients alternate
- * between the two in short windows, so that other load on the machine weighs on both alike.
+ * between the two in short windows, so that other load on the machine weighs on both alike; that
+ * is done by three pairs of eimds in turn, each started afresh (a process can run 20% slower than
+ * the next on this VM for its whole life, whatever it serves).
  * The round trips run afterwards against the first one.
  *
  * Progress goes to stderr; the last stdout line is one JSON object with those numbers and details.
@@ -70,6 +74,7 @@ enum {
     HTTP_MAX = 64 << 20,
     DER_MAX = 64 << 10,
     NO_EIM_PACKAGE_AVAILABLE = 1,
+    POLL_PAIRS = 3, /* eimd pairs started afresh for the poll comparison */
 };
 
 /* The two eimd, each on its own database file: EMPTY as the devices were registered (later the
@@ -586,28 +591,34 @@ static window measure(const clients *c, int to, double seconds)
  * load weighs on both alike) until each had opt.poll_seconds. Each slice starts after a short pause,
  * so that no request to the other eimd is still under way.
  */
-static void poll_compare(window out[SERVERS], int *slices)
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* rounds rounds, added to out; ratio[r]: round r's backlog rate over its empty rate. */
+static void poll_compare(window out[SERVERS], int rounds, double *ratio)
 {
     clients c = clients_start(MODE_POLL, opt.devices, opt.idle, EMPTY);
     for (int t = 0; t < SERVERS; t++) { /* connections, caches */
         atomic_store(&target, t);
         sleep_s(opt.warmup);
     }
-    memset(out, 0, SERVERS * sizeof(*out));
-    int rounds = (int)(opt.poll_seconds / opt.poll_slice + 0.5);
-    if (rounds < 1)
-        rounds = 1;
-    for (int r = 0; r < rounds; r++)
+    for (int r = 0; r < rounds; r++) {
+        double rate[SERVERS] = {0, 0};
         for (int k = 0; k < SERVERS; k++) {
             int t = r % 2 ? SERVERS - 1 - k : k;
             atomic_store(&target, t);
             sleep_s(0.2);
             window w = measure(&c, t, opt.poll_slice);
             out[t].done += w.done, out[t].failed += w.failed, out[t].wall += w.wall, out[t].cpu += w.cpu;
+            rate[t] = w.cpu > 0 ? (double)w.done / w.cpu : 0;
         }
+        ratio[r] = rate[EMPTY] > 0 ? rate[BACKLOG] / rate[EMPTY] : 0;
+    }
     clients_join(&c, true);
     clients_free(&c);
-    *slices = rounds;
 }
 
 /* n operations per active device queued, then round trips until every queue is empty: how many
@@ -746,7 +757,7 @@ static void usage(FILE *f)
             "  --clients N         client threads, one libcurl handle each (default 2 x CPUs, >= 4)\n"
             "  --seconds S         measured round-trip window (default 10)\n"
             "  --poll-seconds S    measured polls per eimd, empty queue and backlog (default 10)\n"
-            "  --poll-slice S      the two alternate in slices of S seconds (default 2)\n"
+            "  --poll-slice S      the two alternate in slices of S seconds (default 1)\n"
             "  --queued N          operations queued for other eUICCs in the backlog database\n"
             "                      (default 1000000)\n"
             "  --queued-devices N  how many other eUICCs hold them (default 100000)\n"
@@ -762,7 +773,7 @@ static void parse_args(int argc, char **argv)
                     .clients = cpus > 2 ? (int)(2 * cpus) : 4,
                     .seconds = 10,
                     .poll_seconds = 10,
-                    .poll_slice = 2,
+                    .poll_slice = 1,
                     .warmup = 1,
                     .queued = 1000000,
                     .queued_devices = 100000,
@@ -860,13 +871,28 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench_eim: backlog inserted in %.1f s; %lld operations queued in %s\n", insert_s,
             (long long)queued, db_path[BACKLOG]);
 
-    /* polls: empty queue vs backlog, alternately */
-    start_eimd(EMPTY);
-    start_eimd(BACKLOG);
+    /* polls: empty queue vs backlog, alternately, by POLL_PAIRS pairs of eimds started afresh: how
+     * fast a process runs on this VM can differ by 20% and more from one start to the next (where
+     * its threads land, on every code path alike) and stays so for its life, which one pair would
+     * take for the cost of the queue */
     window polls[SERVERS];
-    int slices = 0;
-    poll_compare(polls, &slices);
-    bench_server_stop(&server[BACKLOG]);
+    memset(polls, 0, sizeof(polls));
+    int slices = (int)(opt.poll_seconds / opt.poll_slice + 0.5);
+    if (slices < POLL_PAIRS)
+        slices = POLL_PAIRS;
+    double *round_ratio = calloc((size_t)slices, sizeof(double));
+    if (!round_ratio)
+        fail("out of memory");
+    for (int p = 0, done = 0; p < POLL_PAIRS; p++) {
+        int rounds = slices / POLL_PAIRS + (p < slices % POLL_PAIRS);
+        start_eimd(EMPTY);
+        start_eimd(BACKLOG);
+        poll_compare(polls, rounds, round_ratio + done);
+        done += rounds;
+        bench_server_stop(&server[BACKLOG]);
+        if (p + 1 < POLL_PAIRS)
+            bench_server_stop(&server[EMPTY]); /* the last one serves the round trips */
+    }
     double poll_rate[SERVERS];
     for (int i = 0; i < SERVERS; i++) {
         poll_rate[i] = polls[i].cpu > 0 ? (double)polls[i].done / polls[i].cpu : 0;
@@ -908,7 +934,17 @@ int main(int argc, char **argv)
     double bound = 1.0 / (sign + verify);
     double raw_sign = bench_openssl_time(BENCH_OP_SIGN), raw_verify = bench_openssl_time(BENCH_OP_VERIFY);
     double ratio = bound > 0 ? rt_rate / bound : 0;
-    double poll_ratio = poll_rate[EMPTY] > 0 ? poll_rate[BACKLOG] / poll_rate[EMPTY] : 0;
+    /* the median of the rounds' ratios: a burst of other load on the VM in one slice moves the
+     * totals (by 20% and more in some runs), not the median */
+    double poll_ratio_totals = poll_rate[EMPTY] > 0 ? poll_rate[BACKLOG] / poll_rate[EMPTY] : 0;
+    qsort(round_ratio, (size_t)slices, sizeof(double), compare_double);
+    double poll_ratio =
+        slices % 2 ? round_ratio[slices / 2] : (round_ratio[slices / 2 - 1] + round_ratio[slices / 2]) / 2;
+    fprintf(stderr, "bench_eim: poll ratio per round (sorted):");
+    for (int i = 0; i < slices; i++)
+        fprintf(stderr, " %.2f", round_ratio[i]);
+    fprintf(stderr, "; median %.3f, totals %.3f\n", poll_ratio, poll_ratio_totals);
+    free(round_ratio);
     int threads = opt.clients < opt.devices ? opt.clients : opt.devices;
 
     printf(
@@ -924,11 +960,12 @@ int main(int argc, char **argv)
            "\"sign_us\":%.1f,\"verify_us\":%.1f,\"polls_empty\":%ld,\"polls_empty_cpu_s\":%.3f,"
            "\"polls_per_s_per_core_empty\":%.1f,\"queued\":%lld,\"backlog_insert_s\":%.1f,\"polls_1m\":%ld,"
            "\"polls_1m_cpu_s\":%.3f,\"polls_per_s_per_core_1m\":%.1f,\"poll_ratio_1m_queued_vs_empty\":%.3f,"
+           "\"poll_ratio_totals\":%.3f,\"poll_rounds\":%d,"
            "\"devices\":%d,\"idle_devices\":%d,\"clients\":%d,\"log_level\":\"%s\"}\n",
            rt.done, rt.failed + polls[EMPTY].failed + polls[BACKLOG].failed, rt.wall, rt.cpu, rt_rate, bound,
            ratio, sign * 1e6, verify * 1e6, polls[EMPTY].done, polls[EMPTY].cpu, poll_rate[EMPTY],
            (long long)queued, insert_s, polls[BACKLOG].done, polls[BACKLOG].cpu, poll_rate[BACKLOG],
-           poll_ratio, opt.devices, opt.idle, threads, opt.log_level);
+           poll_ratio, poll_ratio_totals, slices, opt.devices, opt.idle, threads, opt.log_level);
     bool failed = rt.failed || polls[EMPTY].failed || polls[BACKLOG].failed;
     cleanup();
     free_devices();
