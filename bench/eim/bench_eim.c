@@ -35,7 +35,7 @@
  * operations (and the other eUICCs that own them) go into the copy through the SQLite store API
  * in one transaction, eimd stopped. Then one eimd runs on each file and the clients alternate
  * between the two in short windows, so that other load on the machine weighs on both alike; that
- * is done by three pairs of eimds in turn, each started afresh (a process can run 20% slower than
+ * is done by five pairs of eimds in turn, each started afresh (a process can run 20% slower than
  * the next on this VM for its whole life, whatever it serves).
  * The round trips run afterwards against the first one.
  *
@@ -74,7 +74,7 @@ enum {
     HTTP_MAX = 64 << 20,
     DER_MAX = 64 << 10,
     NO_EIM_PACKAGE_AVAILABLE = 1,
-    POLL_PAIRS = 3, /* eimd pairs started afresh for the poll comparison */
+    POLL_PAIRS = 5, /* eimd pairs started afresh for the poll comparison */
 };
 
 /* The two eimd, each on its own database file: EMPTY as the devices were registered (later the
