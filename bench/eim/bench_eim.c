@@ -29,7 +29,9 @@
  *   poll_ratio_1m_queued_vs_empty  polls per eimd CPU second with 1,000,000 operations queued for
  *                                  other eUICCs over the same with no operation queued: the median
  *                                  of that ratio over the rounds (one slice on each eimd, side by
- *                                  side in time); poll_ratio_totals is the ratio of the totals
+ *                                  side in time); poll_ratio_totals is the ratio of the totals;
+ *   poll_store_lookup_us_empty/_1m the store's part of a poll (the eUICC's row, its next open
+ *                                  operation) timed in the bench's own process on each file
  *
  * For the poll ratio the database, once the devices are registered, is copied; the million
  * operations (and the other eUICCs that own them) go into the copy through the SQLite store API
@@ -720,6 +722,36 @@ static double insert_backlog(int64_t *queued_after)
 
 /* CPU seconds per sgp32_ecdsa_sign (which = 0) or sgp32_ecdsa_verify (1) of a len-byte message, one
  * thread, the key in lib/crypto's cache as a busy server's own signing key would be. */
+/* What a poll asks of the store (the eUICC's row, its next open operation), timed in this process
+ * on file t with no HTTP around it: CPU microseconds per poll, the idle devices in turn. */
+static double store_lookup_us(int t)
+{
+    sgp32_eim_sqlite *db = NULL;
+    if (sgp32_eim_sqlite_open(db_path[t], &db))
+        fail("cannot open %s", db_path[t]);
+    sgp32_eim_store st = sgp32_eim_sqlite_store(db);
+    sgp32_eim_euicc e;
+    sgp32_eim_operation op;
+    sgp32_eim_euicc_init(&e);
+    sgp32_eim_operation_init(&op);
+    enum { LOOKUPS = 100000 };
+    double spent = 0;
+    for (int pass = 0; pass < 2; pass++) { /* the first warms the page cache */
+        double t0 = bench_thread_cpu();
+        for (int i = 0; i < LOOKUPS; i++) {
+            const char *eid = devices[opt.devices + i % opt.idle].eid;
+            if (st.euicc_get(st.ctx, eid, &e) != SGP32_OK ||
+                st.op_next(st.ctx, eid, &op) != SGP32_ERR_NOT_FOUND)
+                fail("store lookups of an idle device in %s", db_path[t]);
+        }
+        spent = bench_thread_cpu() - t0;
+    }
+    sgp32_eim_operation_free(&op);
+    sgp32_eim_euicc_free(&e);
+    sgp32_eim_sqlite_close(db);
+    return spent / LOOKUPS * 1e6;
+}
+
 static double lib_crypto_time(int which, size_t len)
 {
     sgp32_ec_private_key key;
@@ -903,6 +935,14 @@ int main(int argc, char **argv)
                 opt.poll_slice, polls[i].cpu, poll_rate[i]);
     }
 
+    /* the same comparison without HTTP or the VM's process effects: the store's part of a poll */
+    double lookup_us[SERVERS];
+    for (int i = 0; i < SERVERS; i++)
+        lookup_us[i] = store_lookup_us(i);
+    fprintf(stderr,
+            "bench_eim: a poll's store lookups, in process: %.2f us empty, %.2f us with the backlog\n",
+            lookup_us[EMPTY], lookup_us[BACKLOG]);
+
     /* round trips, on the eimd whose queue was empty */
     t = bench_now();
     size_t package_len = 0, result_len = 0;
@@ -960,12 +1000,14 @@ int main(int argc, char **argv)
            "\"sign_us\":%.1f,\"verify_us\":%.1f,\"polls_empty\":%ld,\"polls_empty_cpu_s\":%.3f,"
            "\"polls_per_s_per_core_empty\":%.1f,\"queued\":%lld,\"backlog_insert_s\":%.1f,\"polls_1m\":%ld,"
            "\"polls_1m_cpu_s\":%.3f,\"polls_per_s_per_core_1m\":%.1f,\"poll_ratio_1m_queued_vs_empty\":%.3f,"
-           "\"poll_ratio_totals\":%.3f,\"poll_rounds\":%d,"
+           "\"poll_ratio_totals\":%.3f,\"poll_rounds\":%d,\"poll_store_lookup_us_empty\":%.2f,"
+           "\"poll_store_lookup_us_1m\":%.2f,"
            "\"devices\":%d,\"idle_devices\":%d,\"clients\":%d,\"log_level\":\"%s\"}\n",
            rt.done, rt.failed + polls[EMPTY].failed + polls[BACKLOG].failed, rt.wall, rt.cpu, rt_rate, bound,
            ratio, sign * 1e6, verify * 1e6, polls[EMPTY].done, polls[EMPTY].cpu, poll_rate[EMPTY],
            (long long)queued, insert_s, polls[BACKLOG].done, polls[BACKLOG].cpu, poll_rate[BACKLOG],
-           poll_ratio, poll_ratio_totals, slices, opt.devices, opt.idle, threads, opt.log_level);
+           poll_ratio, poll_ratio_totals, slices, lookup_us[EMPTY], lookup_us[BACKLOG], opt.devices, opt.idle,
+           threads, opt.log_level);
     bool failed = rt.failed || polls[EMPTY].failed || polls[BACKLOG].failed;
     cleanup();
     free_devices();
