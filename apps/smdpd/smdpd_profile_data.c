@@ -286,15 +286,34 @@ int smdpd_profile_data_load(smdpd_profile_data *pd, const char *type, const char
     return rc;
 }
 
+/* Orders of entries: by a field, then by place (file, line), so that of two entries that agree on
+ * the field the earlier comes first. */
+typedef int (*field_order)(const smdpd_profile_entry *x, const smdpd_profile_entry *y);
+
+static int place_order(const smdpd_profile_entry *x, const smdpd_profile_entry *y)
+{
+    if (x->file != y->file)
+        return x->file < y->file ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
 /* By ICCID, then by place (file, line), so that of two entries with one ICCID the earlier comes first. */
 static int compare(const smdpd_profile_entry *x, const smdpd_profile_entry *y)
 {
     int c = strcmp(x->iccid, y->iccid);
-    if (c)
-        return c;
-    if (x->file != y->file)
-        return x->file < y->file ? -1 : 1;
-    return x->line < y->line ? -1 : x->line > y->line;
+    return c ? c : place_order(x, y);
+}
+
+static int imsi_order(const smdpd_profile_entry *x, const smdpd_profile_entry *y)
+{
+    int c = strcmp(x->imsi, y->imsi);
+    return c ? c : place_order(x, y);
+}
+
+static int ki_order(const smdpd_profile_entry *x, const smdpd_profile_entry *y)
+{
+    int c = memcmp(x->ki, y->ki, sizeof(x->ki));
+    return c ? c : place_order(x, y);
 }
 
 static void swap(smdpd_profile_entry *a, smdpd_profile_entry *b, smdpd_profile_entry *tmp)
@@ -328,6 +347,60 @@ static void sort_entries(smdpd_profile_entry *e, size_t n)
     sgp32_secure_zero(&tmp, sizeof(tmp));
 }
 
+/* Heapsort of idx[] (positions in e) by order: the entries stay where they are, so no key is copied. */
+static void sort_positions(const smdpd_profile_entry *e, size_t *idx, size_t n, field_order order)
+{
+    for (size_t end = n, start = n / 2; end > 1;) {
+        size_t root, tmp;
+        if (start > 0) {
+            root = --start;
+        } else {
+            tmp = idx[0], idx[0] = idx[--end], idx[end] = tmp;
+            root = 0;
+        }
+        for (size_t child; (child = 2 * root + 1) < end; root = child) {
+            if (child + 1 < end && order(&e[idx[child]], &e[idx[child + 1]]) < 0)
+                child++;
+            if (order(&e[idx[root]], &e[idx[child]]) >= 0)
+                break;
+            tmp = idx[root], idx[root] = idx[child], idx[child] = tmp;
+        }
+    }
+}
+
+/* No two profiles with one IMSI, nor with one Ki: each is a subscription of its own in the HSS, and a
+ * shared value is a mistake in the batch (the message names the lines, never the key). */
+static int check_unique(const smdpd_profile_data *pd, char *error, size_t error_size)
+{
+    size_t *idx = pd->count > 1 ? sgp32_alloc(pd->count * sizeof(*idx)) : NULL;
+    if (pd->count > 1 && !idx) {
+        snprintf(error, error_size, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (int field = 0; field < 2 && !rc && idx; field++) {
+        for (size_t i = 0; i < pd->count; i++)
+            idx[i] = i;
+        sort_positions(pd->entries, idx, pd->count, field ? ki_order : imsi_order);
+        for (size_t i = 1; i < pd->count && !rc; i++) {
+            const smdpd_profile_entry *a = &pd->entries[idx[i - 1]], *b = &pd->entries[idx[i]];
+            if (field == 0 && !strcmp(a->imsi, b->imsi)) {
+                snprintf(error, error_size, "%s:%u: IMSI %s is already at %s:%u", pd->files[b->file].path,
+                         b->line, b->imsi, pd->files[a->file].path, a->line);
+                rc = -1;
+            } else if (field == 1 && !memcmp(a->ki, b->ki, sizeof(a->ki))) {
+                snprintf(error, error_size, "%s:%u: KI is already at %s:%u (every profile needs its own)",
+                         pd->files[b->file].path, b->line, pd->files[a->file].path, a->line);
+                rc = -1;
+            }
+        }
+    }
+    if (idx) /* positions, not keys; zeroed anyway, like every block this file frees */
+        sgp32_secure_zero(idx, pd->count * sizeof(*idx));
+    sgp32_free(idx, pd->count * sizeof(*idx));
+    return rc;
+}
+
 int smdpd_profile_data_index(smdpd_profile_data *pd, char *error, size_t error_size)
 {
     if (pd->count)
@@ -340,6 +413,8 @@ int smdpd_profile_data_index(smdpd_profile_data *pd, char *error, size_t error_s
             return -1;
         }
     }
+    if (check_unique(pd, error, error_size))
+        return -1;
     pd->indexed = true;
     return 0;
 }

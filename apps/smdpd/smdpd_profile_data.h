@@ -61,8 +61,8 @@ int smdpd_profile_data_parse(smdpd_profile_data *pd, const char *type, const cha
  * (the message says which mode to set), at most SMDPD_PROFILE_DATA_FILE_MAX bytes. */
 int smdpd_profile_data_load(smdpd_profile_data *pd, const char *type, const char *path, char *error,
                             size_t error_size);
-/* After the last file: sort by ICCID for the lookups; two entries with one ICCID (in one file or two) are
- * refused, naming both places. */
+/* After the last file: sort by ICCID for the lookups; two entries with one ICCID, one IMSI or one Ki (in one
+ * file or two) are refused, naming both places (never the key). */
 int smdpd_profile_data_index(smdpd_profile_data *pd, char *error, size_t error_size);
 
 /* Whether a file gave profiles of this type (then each of them needs its keys). */

@@ -2,8 +2,8 @@
  * smdpd's profile data files (apps/smdpd/smdpd_profile_data.c): the operator's per-profile Ki and
  * OPc, one `ICCID IMSI KI OPC` line each. A good file with comments, blank lines, tabs and CRLF; each
  * kind of bad line with its exact `file:line: message` (never quoting a key) and nothing kept of the
- * refused file; duplicate ICCIDs in one file and across two; the file modes refused (group or others
- * may read or write) and accepted (600, 400); every block the module frees was wiped first.
+ * refused file; duplicate ICCIDs in one file and across two; a shared IMSI or Ki; the file modes refused
+ * (group or others may read or write) and accepted (600, 400); every block the module frees was wiped first.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +21,7 @@
 
 #define KI_1  "465B5CE8B199B49FAA5F0A2EE238A6BC"
 #define OPC_1 "cd63cb71954a9f4e48a5994e37a02baf"
+#define KI_2  "0123456789ABCDEF0123456789ABCDEF"
 
 static const uint8_t ki_1[16] = {0x46, 0x5B, 0x5C, 0xE8, 0xB1, 0x99, 0xB4, 0x9F,
                                  0xAA, 0x5F, 0x0A, 0x2E, 0xE2, 0x38, 0xA6, 0xBC};
@@ -97,7 +98,7 @@ static void good_file(void **state)
         "89494499993000000251 001010000000002 00000000000000000000000000000000 "
         "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF\r\n"
         "\t \r\n"
-        "894944999930000003 001011 " KI_1 " " OPC_1; /* no final newline */
+        "894944999930000003 001011 " KI_2 " " OPC_1; /* no final newline */
     smdpd_profile_data pd;
     smdpd_profile_data_init(&pd);
     char error[SMDPD_PROFILE_DATA_ERROR_LEN] = "";
@@ -272,6 +273,47 @@ static void duplicates(void **state)
     smdpd_profile_data_free(&pd);
 }
 
+/* Two profiles may not share an IMSI or a Ki, in one file or across two; the message names both lines
+ * and never the key. */
+static void shared_imsi_or_ki(void **state)
+{
+    (void)state;
+    char error[SMDPD_PROFILE_DATA_ERROR_LEN];
+    smdpd_profile_data pd;
+    smdpd_profile_data_init(&pd);
+    assert_int_equal(parse(&pd, "keyed", "a.txt",
+                           "8949449999300000017 234150999900001 " KI_1 " " OPC_1 "\n"
+                           "8949449999300000025 234150999900002 " KI_2 " " OPC_1 "\n",
+                           error),
+                     0);
+    assert_int_equal(parse(&pd, "keyed", "b.txt",
+                           "8949449999300000033 234150999900003 " OPC_1 " " KI_1 "\n"
+                           "8949449999300000041 234150999900001 " KI_1 "0 " OPC_1 "\n",
+                           error),
+                     -1); /* a 33-digit KI: refused at parse, nothing appended */
+    assert_int_equal(parse(&pd, "keyed", "b.txt",
+                           "8949449999300000033 234150999900003 " OPC_1 " " KI_1 "\n"
+                           "8949449999300000041 234150999900001 00000000000000000000000000000001 " OPC_1 "\n",
+                           error),
+                     0);
+    assert_int_equal(smdpd_profile_data_index(&pd, error, sizeof(error)), -1);
+    assert_string_equal(error, "b.txt:2: IMSI 234150999900001 is already at a.txt:1");
+    smdpd_profile_data_free(&pd);
+
+    smdpd_profile_data_init(&pd);
+    assert_int_equal(parse(&pd, "keyed", "a.txt",
+                           "8949449999300000017 234150999900001 " KI_1 " " OPC_1 "\n"
+                           "8949449999300000025 234150999900002 " KI_2 " " OPC_1 "\n"
+                           "8949449999300000033 234150999900003 " KI_1 " " KI_2 "\n",
+                           error),
+                     0);
+    assert_int_equal(smdpd_profile_data_index(&pd, error, sizeof(error)), -1);
+    assert_string_equal(error, "a.txt:3: KI is already at a.txt:1 (every profile needs its own)");
+    assert_null(strstr(error, KI_1));
+    assert_false(pd.indexed);
+    smdpd_profile_data_free(&pd);
+}
+
 /* A large file: the array grows many times (each old copy wiped), every entry found by its ICCID. */
 static void many_profiles(void **state)
 {
@@ -378,6 +420,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(good_file, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(shared_imsi_or_ki, setup, teardown),
         cmocka_unit_test_setup_teardown(many_profiles, setup, teardown),
         cmocka_unit_test_setup_teardown(file_modes, setup, teardown),
     };
