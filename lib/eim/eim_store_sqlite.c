@@ -1002,17 +1002,22 @@ static int op_find_idempotent(void *ctx, const char *created_by, const char *key
                       (row_key){.text = created_by, .text2 = key}, read_operation, out);
 }
 
-static int op_expire(void *ctx, int64_t now, size_t *count)
+/* One statement over every row whose time (?1 = now) has come; *count how many it changed. */
+static int sweep(sgp32_eim_sqlite *d, int which, const char *what, int64_t now, size_t *count)
 {
-    sgp32_eim_sqlite *d = ctx;
-    sqlite3_stmt *s = acquire(d, ST_OP_EXPIRE);
+    sqlite3_stmt *s = acquire(d, which);
     if (s)
         sqlite3_bind_int64(s, 1, now);
     write_effect effect = {0, 0};
-    int rc = finish_write(d, ST_OP_EXPIRE, s, "operation expire", &effect);
+    int rc = finish_write(d, which, s, what, &effect);
     if (!rc && count)
         *count = (size_t)effect.changes;
     return rc;
+}
+
+static int op_expire(void *ctx, int64_t now, size_t *count)
+{
+    return sweep(ctx, ST_OP_EXPIRE, "operation expire", now, count);
 }
 
 static int op_count(void *ctx, int64_t counts[SGP32_EIM_OP_STATE_COUNT])
@@ -1099,15 +1104,7 @@ static int relay_get(void *ctx, const uint8_t *txid, size_t len, sgp32_eim_relay
 
 static int relay_purge(void *ctx, int64_t now, size_t *count)
 {
-    sgp32_eim_sqlite *d = ctx;
-    sqlite3_stmt *s = acquire(d, ST_RELAY_PURGE);
-    if (s)
-        sqlite3_bind_int64(s, 1, now);
-    write_effect effect = {0, 0};
-    int rc = finish_write(d, ST_RELAY_PURGE, s, "relay purge", &effect);
-    if (!rc && count)
-        *count = (size_t)effect.changes;
-    return rc;
+    return sweep(ctx, ST_RELAY_PURGE, "relay purge", now, count);
 }
 
 static int relay_delete(void *ctx, const uint8_t *txid, size_t len)
